@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * xsk_redirect: steer UDP datagrams for chosen destination ports to AF_XDP sockets.
+ *
+ * For every frame on the interface: parse Ethernet (up to two VLAN tags), IPv4 (any valid IHL)
+ * or IPv6 (UDP as the next header), then UDP. If the destination port is a key of `ports` and
+ * `xsks` holds a socket for the frame's RX queue, the frame is redirected to that socket.
+ * Everything else (SSH, ping, ARP, other UDP, fragments, anything we cannot parse) is XDP_PASS:
+ * the host's own traffic is never touched.
+ *
+ * Counters are per CPU (no atomics on the fast path); userspace sums them.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define MAX_QUEUES 256
+#define MAX_PORTS 1024
+
+enum xsk_counter {
+	XSK_SEEN = 0,
+	XSK_REDIRECTED = 1,
+	XSK_PASSED = 2,
+	XSK_COUNTERS,
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, MAX_QUEUES);
+	__type(key, __u32);
+	__type(value, __u32);
+} xsks SEC(".maps");
+
+/* Destination ports (host byte order) whose datagrams go to userspace; the value is unused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_PORTS);
+	__type(key, __u16);
+	__type(value, __u8);
+} ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XSK_COUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct vlan_hdr {
+	__be16 tci;
+	__be16 encapsulated_proto;
+};
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &which);
+
+	if (c)
+		*c += 1;
+}
+
+static __always_inline int is_vlan(__u16 proto)
+{
+	return proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD);
+}
+
+/* Returns the UDP header of a datagram we can steer, or NULL. */
+static __always_inline struct udphdr *find_udp(void *data, void *end)
+{
+	struct ethhdr *eth = data;
+	void *cursor = eth + 1;
+	__u16 proto;
+
+	if (cursor > end)
+		return NULL;
+	proto = eth->h_proto;
+
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		struct vlan_hdr *vlan = cursor;
+
+		if (!is_vlan(proto))
+			break;
+		if ((void *)(vlan + 1) > end)
+			return NULL;
+		proto = vlan->encapsulated_proto;
+		cursor = vlan + 1;
+	}
+
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = cursor;
+		__u32 ihl_bytes;
+
+		if ((void *)(ip + 1) > end)
+			return NULL;
+		if (ip->version != 4 || ip->ihl < 5)
+			return NULL;
+		/* Fragments: only the first carries the UDP header; let the kernel reassemble. */
+		if (ip->frag_off & bpf_htons(0x3fff))
+			return NULL;
+		if (ip->protocol != IPPROTO_UDP)
+			return NULL;
+		ihl_bytes = ip->ihl * 4;
+		cursor = (void *)ip + ihl_bytes;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = cursor;
+
+		if ((void *)(ip6 + 1) > end)
+			return NULL;
+		if (ip6->version != 6 || ip6->nexthdr != IPPROTO_UDP)
+			return NULL;
+		cursor = ip6 + 1;
+	} else {
+		return NULL;
+	}
+
+	if (cursor + sizeof(struct udphdr) > end)
+		return NULL;
+	return cursor;
+}
+
+SEC("xdp")
+int xsk_redirect(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct udphdr *udp;
+	__u32 queue = ctx->rx_queue_index;
+	__u16 dport;
+	long verdict;
+
+	count(XSK_SEEN);
+	udp = find_udp(data, end);
+	if (!udp)
+		goto pass;
+	dport = bpf_ntohs(udp->dest);
+	if (!bpf_map_lookup_elem(&ports, &dport))
+		goto pass;
+	/* XDP_PASS as the flags: no socket on this queue means the kernel keeps the frame. */
+	verdict = bpf_redirect_map(&xsks, queue, XDP_PASS);
+	if (verdict == XDP_REDIRECT) {
+		count(XSK_REDIRECTED);
+		return XDP_REDIRECT;
+	}
+pass:
+	count(XSK_PASSED);
+	return XDP_PASS;
+}
+
+char _license[] SEC("license") = "Dual MIT/GPL";

@@ -1,0 +1,82 @@
+/**
+ * Bring up the AF_XDP datapath on one interface queue: load the XDP program, give it the ports,
+ * attach it (native, generic, or auto: native then generic), open the socket and point the
+ * XSKMAP at it. Everything opened is closed again if a later step fails.
+ */
+import { XdpProgram, type AttachMode } from '../xdp/program.js';
+import { XdpPort } from './xdp-port.js';
+import type { BindMode } from './socket.js';
+import { log } from '../log.js';
+
+export interface OpenXdpOptions {
+  ifname: string;
+  ifindex: number;
+  queue: number;
+  ports: number[];
+  mode: 'auto' | AttachMode;
+  bind: BindMode;
+  force: boolean;
+  frameSize: number;
+  frames: number;
+  ringSize: number;
+  hugepages: boolean;
+  objectPath?: string;
+}
+
+export interface XdpDatapath {
+  program: XdpProgram;
+  port: XdpPort;
+  close(): void;
+}
+
+export function openXdp(o: OpenXdpOptions): XdpDatapath {
+  const program = XdpProgram.load(o.objectPath);
+  let port: XdpPort | undefined;
+  try {
+    program.setPorts(o.ports);
+    const attachMode = attach(program, o);
+    port = new XdpPort({
+      ifindex: o.ifindex,
+      ifname: o.ifname,
+      queue: o.queue,
+      mode: attachMode,
+      bind: o.bind,
+      frameSize: o.frameSize,
+      frameCount: o.frames,
+      ringSize: o.ringSize,
+      hugepages: o.hugepages,
+    });
+    program.setSocket(o.queue, port.socket.fd);
+  } catch (e) {
+    port?.close();
+    program.close();
+    throw e;
+  }
+  const p = port;
+  return {
+    program,
+    port: p,
+    close() {
+      // Detach first: no frame is redirected to a socket that is going away.
+      program.detach();
+      p.close();
+      program.close();
+    },
+  };
+}
+
+function attach(program: XdpProgram, o: OpenXdpOptions): AttachMode {
+  if (o.mode !== 'auto') {
+    program.attach(o.ifindex, o.ifname, o.mode, o.force);
+    return o.mode;
+  }
+  try {
+    program.attach(o.ifindex, o.ifname, 'native', o.force);
+    return 'native';
+  } catch (e) {
+    if (/already has an XDP/.test(String(e))) throw e;
+    log.warn(`native XDP attach failed (${(e as Error).message}); using generic mode`);
+    program.attach(o.ifindex, o.ifname, 'generic', o.force);
+    return 'generic';
+  }
+}

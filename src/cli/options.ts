@@ -1,0 +1,113 @@
+/**
+ * Command-line flags of `xsk`, parsed with commander. A bad flag or value ends the process
+ * with one line naming the flag, and a non-zero exit.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+export type AttachChoice = 'auto' | 'native' | 'generic';
+export type BindChoice = 'auto' | 'copy' | 'zero-copy';
+
+export interface XskOptions {
+  iface: string;
+  queue: number;
+  ports: number[];
+  mode: AttachChoice;
+  bind: BindChoice;
+  ringSize: number;
+  frameSize: number;
+  frames: number;
+  batchSize: number;
+  hugepages: boolean;
+  duration: number;
+  force: boolean;
+  statsInterval: number;
+}
+
+function integer(min: number, max: number) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    const n = Number(v);
+    if (n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function powerOfTwo(min: number, max: number) {
+  const int = integer(min, max);
+  return (v: string): number => {
+    const n = int(v);
+    if ((n & (n - 1)) !== 0) throw new InvalidArgumentError(`expected a power of two from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function seconds(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected seconds (a number ≥ 0)');
+  return n;
+}
+
+export function parsePorts(v: string): number[] {
+  const out = new Set<number>();
+  for (const part of v.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) throw new InvalidArgumentError(`"${part}" is not a port or a range (P or P-Q)`);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (a < 1 || b > 65535 || a > b) throw new InvalidArgumentError(`"${part}" is outside 1-65535`);
+    if (b - a >= 1024) throw new InvalidArgumentError(`"${part}" has more than 1024 ports`);
+    for (let p = a; p <= b; p++) out.add(p);
+  }
+  return [...out];
+}
+
+export function buildCommand(): Command {
+  return new Command('xsk')
+    .description('Receive UDP datagrams for the given ports through AF_XDP, parse them in place, and count them.')
+    .requiredOption('-i, --iface <name>', 'network interface')
+    .addOption(new Option('-q, --queue <n>', 'RX queue to bind').default(0).argParser(integer(0, 255)))
+    .requiredOption('-p, --port <ports>', 'UDP destination ports: 9000 or 9000,9001 or 9000-9010', parsePorts)
+    .addOption(
+      new Option('-m, --mode <mode>', 'XDP attach mode (auto tries native, then generic)')
+        .choices(['auto', 'native', 'generic'])
+        .default('auto'),
+    )
+    .addOption(new Option('--copy', 'force copy mode for the AF_XDP socket').conflicts('zeroCopy'))
+    .addOption(new Option('--zero-copy', 'force zero-copy mode (needs driver support)').conflicts('copy'))
+    .addOption(new Option('--ring-size <n>', 'RX/TX/completion ring entries (FILL gets twice)').default(2048).argParser(powerOfTwo(64, 16384)))
+    .addOption(new Option('--frame-size <bytes>', 'UMEM frame size').default(4096).argParser(powerOfTwo(2048, 65536)))
+    .addOption(new Option('--frames <n>', 'UMEM frames (default: 4 × ring size)').argParser(integer(128, 1 << 20)))
+    .addOption(new Option('--batch-size <n>', 'frames per ring operation').default(64).argParser(integer(1, 1024)))
+    .option('--hugepages', 'back the UMEM with hugepages', false)
+    .addOption(new Option('-d, --duration <s>', 'stop after this many seconds (0: until a signal)').default(0).argParser(seconds))
+    .option('--force', 'replace an XDP program already attached to the interface', false)
+    .addOption(new Option('--stats-interval <s>', 'seconds between stats lines on stderr (0: none)').default(1).argParser(seconds))
+    .showHelpAfterError(false)
+    .allowExcessArguments(false);
+}
+
+export function parseOptions(argv: string[]): XskOptions {
+  const cmd = buildCommand();
+  cmd.parse(argv);
+  const o = cmd.opts();
+  const ringSize = o.ringSize as number;
+  const frames = (o.frames as number | undefined) ?? ringSize * 4;
+  if (frames < ringSize * 2) {
+    cmd.error(`error: option '--frames <n>' argument '${frames}' is invalid. need at least 2 × --ring-size (${ringSize * 2})`);
+  }
+  return {
+    iface: o.iface,
+    queue: o.queue,
+    ports: o.port,
+    mode: o.mode,
+    bind: o.copy ? 'copy' : o.zeroCopy ? 'zero-copy' : 'auto',
+    ringSize,
+    frameSize: o.frameSize,
+    frames,
+    batchSize: o.batchSize,
+    hugepages: o.hugepages,
+    duration: o.duration,
+    force: o.force,
+    statsInterval: o.statsInterval,
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * A port: where frames come from and go to. The AF_XDP socket (afxdp/xdp-port.ts) is one; the
+ * AF_PACKET fallback is another. The pipeline above a port sees batches of frames in a buffer
+ * it may read and rewrite in place, and can't tell the ports apart except by `mode`.
+ */
+
+/** What the handler wants done with a frame once it has looked at it. */
+export const enum Verdict {
+  /** Done with it: the frame goes back to the kernel for more RX. */
+  Drop = 0,
+  /** Send it (rewritten in place) out of the port. */
+  Transmit = 1,
+}
+
+export interface FrameHandler {
+  /** `buf[off, off+len)` is the frame; valid only during the call. Returns a Verdict. */
+  frame(buf: Uint8Array, off: number, len: number): Verdict;
+}
+
+export type PortMode = 'native' | 'generic' | 'raw';
+
+export interface Port {
+  readonly mode: PortMode;
+  /** One line for logs: interface, queue, mode, copy or zero-copy. */
+  readonly description: string;
+  /** Take up to `max` frames, hand each to `handler`, return the frames. Returns the count. */
+  receive(max: number, handler: FrameHandler): number;
+  /** Call `cb` when frames may be ready or after `timeoutMs`, without blocking the event loop. */
+  wait(timeoutMs: number, cb: () => void): void;
+  /** The kernel's own counters for this port (drops, ring full, ...). */
+  kernelStats(): Record<string, number>;
+  close(): void;
+}

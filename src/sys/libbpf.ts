@@ -1,0 +1,131 @@
+/**
+ * libbpf, bound through koffi: object loading, map access, XDP links and BPF_PROG_TEST_RUN.
+ * Control path only. libbpf 1.x returns negative errno values (or NULL with errno set).
+ */
+import koffi from 'koffi';
+
+const lib = koffi.load('libbpf.so.1');
+
+// XDP attach flags (linux/if_link.h)
+export const XDP_FLAGS_UPDATE_IF_NOEXIST = 1 << 0;
+export const XDP_FLAGS_SKB_MODE = 1 << 1;
+export const XDP_FLAGS_DRV_MODE = 1 << 2;
+export const XDP_FLAGS_HW_MODE = 1 << 3;
+export const BPF_XDP = 37; // enum bpf_attach_type
+export const BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1;
+
+// XDP verdicts
+export const XDP_ABORTED = 0;
+export const XDP_DROP = 1;
+export const XDP_PASS = 2;
+export const XDP_TX = 3;
+export const XDP_REDIRECT = 4;
+
+export const bpf_link_create_opts = koffi.struct('bpf_link_create_opts', {
+  sz: 'size_t',
+  flags: 'uint32_t',
+  iter_info: 'void *',
+  iter_info_len: 'uint32_t',
+  target_btf_id: 'uint32_t',
+  union_space: koffi.array('uint8_t', 32),
+});
+
+export const bpf_test_run_opts = koffi.struct('bpf_test_run_opts', {
+  sz: 'size_t',
+  data_in: 'void *',
+  data_out: 'void *',
+  data_size_in: 'uint32_t',
+  data_size_out: 'uint32_t',
+  ctx_in: 'void *',
+  ctx_out: 'void *',
+  ctx_size_in: 'uint32_t',
+  ctx_size_out: 'uint32_t',
+  retval: 'uint32_t',
+  repeat: 'int',
+  duration: 'uint32_t',
+  flags: 'uint32_t',
+  cpu: 'uint32_t',
+  batch_size: 'uint32_t',
+});
+
+export interface TestRunOpts {
+  sz: number;
+  data_in: Buffer | null;
+  data_out: Buffer | null;
+  data_size_in: number;
+  data_size_out: number;
+  ctx_in: Buffer | null;
+  ctx_out: Buffer | null;
+  ctx_size_in: number;
+  ctx_size_out: number;
+  retval: number;
+  repeat: number;
+  duration: number;
+  flags: number;
+  cpu: number;
+  batch_size: number;
+}
+
+type Obj = bigint; // struct bpf_object *
+type Prog = bigint; // struct bpf_program *
+
+export const bpf_object__open_file = lib.func(
+  'void *bpf_object__open_file(const char *path, const void *opts)',
+) as (path: string, opts: null) => Obj | null;
+export const bpf_object__load = lib.func('int bpf_object__load(void *obj)') as (obj: Obj) => number;
+export const bpf_object__close = lib.func('void bpf_object__close(void *obj)') as (obj: Obj) => void;
+export const bpf_object__find_program_by_name = lib.func(
+  'void *bpf_object__find_program_by_name(void *obj, const char *name)',
+) as (obj: Obj, name: string) => Prog | null;
+export const bpf_program__fd = lib.func('int bpf_program__fd(void *prog)') as (prog: Prog) => number;
+export const bpf_object__find_map_fd_by_name = lib.func(
+  'int bpf_object__find_map_fd_by_name(void *obj, const char *name)',
+) as (obj: Obj, name: string) => number;
+
+/** key and value are Buffers holding the raw bytes. */
+export const bpf_map_update_elem = lib.func(
+  'int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)',
+) as (fd: number, key: Buffer, value: Buffer, flags: number) => number;
+export const bpf_map_lookup_elem = lib.func('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)') as (
+  fd: number,
+  key: Buffer,
+  value: Buffer,
+) => number;
+export const bpf_map_delete_elem = lib.func('int bpf_map_delete_elem(int fd, const void *key)') as (
+  fd: number,
+  key: Buffer,
+) => number;
+export const bpf_map_get_next_key = lib.func(
+  'int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next)',
+) as (fd: number, key: Buffer | null, next: Buffer) => number;
+
+export const bpf_link_create = lib.func('bpf_link_create', 'int', [
+  'int',
+  'int',
+  'int',
+  koffi.pointer(bpf_link_create_opts),
+]) as (progFd: number, targetFd: number, attachType: number, opts: object) => number;
+
+export const bpf_xdp_query_id = lib.func('int bpf_xdp_query_id(int ifindex, int flags, _Out_ uint32_t *prog_id)') as (
+  ifindex: number,
+  flags: number,
+  progId: number[],
+) => number;
+export const bpf_xdp_detach = lib.func('int bpf_xdp_detach(int ifindex, uint32_t flags, const void *opts)') as (
+  ifindex: number,
+  flags: number,
+  opts: null,
+) => number;
+
+export const bpf_prog_test_run_opts = lib.func('bpf_prog_test_run_opts', 'int', [
+  'int',
+  koffi.inout(koffi.pointer(bpf_test_run_opts)),
+]) as (progFd: number, opts: TestRunOpts) => number;
+
+export const libbpf_num_possible_cpus = lib.func('int libbpf_num_possible_cpus(void)') as () => number;
+
+/** Replace libbpf's stderr printer (NULL silences it; errors still come back as return codes). */
+const printFn = koffi.proto('int libbpf_print_fn(int level, const char *fmt, void *args)');
+export const libbpf_set_print = lib.func('libbpf_set_print', 'void *', [koffi.pointer(printFn)]) as (
+  fn: unknown,
+) => unknown;

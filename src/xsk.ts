@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+/**
+ * xsk: receive UDP datagrams for chosen ports through AF_XDP, parse them in place, count them.
+ * Stats on stderr every second; one JSON summary line on stdout at exit.
+ */
+import { parseOptions } from './cli/options.js';
+import { ifindexOf, rxQueueCount } from './cli/interfaces.js';
+import { StatsReporter, summary } from './cli/stats.js';
+import { openXdp, type XdpDatapath } from './afxdp/open.js';
+import { CountHandler } from './rx/count-handler.js';
+import { RxLoop } from './rx/loop.js';
+import { log } from './log.js';
+
+function fail(msg: string): never {
+  process.stderr.write(`xsk: ${msg}\n`);
+  process.exit(1);
+}
+
+const opts = parseOptions(process.argv);
+const ifindex = ifindexOf(opts.iface);
+if (!ifindex) fail(`--iface: no interface named "${opts.iface}" in this network namespace`);
+const queues = rxQueueCount(opts.iface);
+if (queues > 0 && opts.queue >= queues) fail(`--queue: ${opts.iface} has ${queues} RX queue(s), no queue ${opts.queue}`);
+if (queues > 1) {
+  log.warn(
+    `${opts.iface} has ${queues} RX queues and xsk binds only queue ${opts.queue}: datagrams that RSS puts on the other ${queues - 1} are not seen`,
+  );
+}
+
+let dp: XdpDatapath | undefined;
+// Whatever happens from here on, the XDP program goes away with us.
+process.on('uncaughtException', (e) => {
+  dp?.close();
+  fail(e instanceof Error ? e.message : String(e));
+});
+
+try {
+  dp = openXdp({
+    ifname: opts.iface,
+    ifindex,
+    queue: opts.queue,
+    ports: opts.ports,
+    mode: opts.mode,
+    bind: opts.bind,
+    force: opts.force,
+    frameSize: opts.frameSize,
+    frames: opts.frames,
+    ringSize: opts.ringSize,
+    hugepages: opts.hugepages,
+  });
+} catch (e) {
+  fail((e as Error).message);
+}
+const datapath = dp;
+const { port, program } = datapath;
+const startedAt = process.hrtime.bigint();
+const handler = new CountHandler();
+const loop = new RxLoop(port, handler, { batchSize: opts.batchSize });
+const reporter = new StatsReporter(handler, port);
+log.info(`xsk up: ${port.description}, ports ${opts.ports.join(',')}`);
+loop.start();
+
+const statsTimer =
+  opts.statsInterval > 0 ? setInterval(() => log.info(reporter.line()), opts.statsInterval * 1000) : undefined;
+const durationTimer = opts.duration > 0 ? setTimeout(() => void shutdown('duration'), opts.duration * 1000) : undefined;
+
+let stopping = false;
+async function shutdown(why: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  clearInterval(statsTimer);
+  clearTimeout(durationTimer);
+  await loop.stop();
+  program.detach();
+  const result = summary(handler, port, {
+    iface: opts.iface,
+    queue: opts.queue,
+    ports: opts.ports,
+    bind: port.socket.zeroCopy ? 'zero-copy' : 'copy',
+    startedAt,
+    program,
+  });
+  datapath.close();
+  log.info(`xsk stopping (${why})`);
+  process.stdout.write(JSON.stringify(result) + '\n');
+  process.exit(0);
+}
+
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGHUP', () => void shutdown('SIGHUP'));
