@@ -1,0 +1,115 @@
+/**
+ * A throwaway network for demos and tests: two network namespaces joined by a veth pair.
+ *
+ *     namespace <name>-gen                      namespace <name>-dut
+ *     gen0  10.199.0.1/24  fd00:199::1/64  <->  dut0  10.199.0.2/24  fd00:199::2/64
+ *
+ * The traffic generator runs in -gen, xsk in -dut (the device under test). Each veth gets one RX
+ * and one TX queue unless asked otherwise, so a single flow can't land on a queue xsk isn't
+ * bound to. Neighbour entries are static, so no datagram waits on ARP/ND. Deleting the namespaces
+ * deletes the veths (and any XDP program on them). Addresses exist only inside the namespaces.
+ */
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+
+export interface SandboxOptions {
+  /** Prefix of the namespace names; made unique with the pid. */
+  name?: string;
+  rxQueues?: number;
+  txQueues?: number;
+}
+
+function ip(...args: string[]): string {
+  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function macOf(ns: string, dev: string): string {
+  const [link] = JSON.parse(ip('-n', ns, '-j', 'link', 'show', dev)) as { address: string }[];
+  return link.address;
+}
+
+const live = new Set<Sandbox>();
+let exitHookInstalled = false;
+
+export class Sandbox {
+  readonly gen: string;
+  readonly dut: string;
+  readonly genIf = 'gen0';
+  readonly dutIf = 'dut0';
+  readonly genAddr = '10.199.0.1';
+  readonly dutAddr = '10.199.0.2';
+  readonly genAddr6 = 'fd00:199::1';
+  readonly dutAddr6 = 'fd00:199::2';
+  genMac = '';
+  dutMac = '';
+  private destroyed = false;
+
+  constructor(opts: SandboxOptions = {}) {
+    const base = `${opts.name ?? 'xsk'}-${process.pid}-${live.size}`;
+    this.gen = `${base}-gen`;
+    this.dut = `${base}-dut`;
+    const rxq = String(opts.rxQueues ?? 1);
+    const txq = String(opts.txQueues ?? 1);
+    live.add(this);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.on('exit', () => {
+        for (const s of live) s.destroy();
+      });
+    }
+    try {
+      ip('netns', 'add', this.gen);
+      ip('netns', 'add', this.dut);
+      ip('link', 'add', this.genIf, 'netns', this.gen, 'numrxqueues', rxq, 'numtxqueues', txq, 'type', 'veth',
+        'peer', 'name', this.dutIf, 'netns', this.dut, 'numrxqueues', rxq, 'numtxqueues', txq);
+      for (const [ns, dev, a4, a6] of [
+        [this.gen, this.genIf, this.genAddr, this.genAddr6],
+        [this.dut, this.dutIf, this.dutAddr, this.dutAddr6],
+      ]) {
+        ip('-n', ns, 'link', 'set', 'lo', 'up');
+        ip('-n', ns, 'addr', 'add', `${a4}/24`, 'dev', dev);
+        ip('-n', ns, 'addr', 'add', `${a6}/64`, 'dev', dev, 'nodad');
+        ip('-n', ns, 'link', 'set', dev, 'up');
+      }
+      this.genMac = macOf(this.gen, this.genIf);
+      this.dutMac = macOf(this.dut, this.dutIf);
+      for (const [ns, dev, peer4, peer6, mac] of [
+        [this.gen, this.genIf, this.dutAddr, this.dutAddr6, this.dutMac],
+        [this.dut, this.dutIf, this.genAddr, this.genAddr6, this.genMac],
+      ]) {
+        ip('-n', ns, 'neigh', 'replace', peer4, 'lladdr', mac, 'dev', dev, 'nud', 'permanent');
+        ip('-n', ns, 'neigh', 'replace', peer6, 'lladdr', mac, 'dev', dev, 'nud', 'permanent');
+      }
+    } catch (e) {
+      this.destroy();
+      throw e;
+    }
+  }
+
+  /** Run a command inside one of the namespaces. */
+  spawn(ns: string, cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+    return spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  }
+
+  exec(ns: string, cmd: string, args: string[]): string {
+    return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  /** The XDP attachment of an interface, as `ip link` shows it ('' when none). */
+  xdpOn(ns: string, dev: string): string {
+    const [link] = JSON.parse(ip('-n', ns, '-j', '-d', 'link', 'show', dev)) as { xdp?: unknown }[];
+    return link.xdp ? JSON.stringify(link.xdp) : '';
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    live.delete(this);
+    for (const ns of [this.gen, this.dut]) {
+      try {
+        ip('netns', 'del', ns);
+      } catch {
+        // not created
+      }
+    }
+  }
+}

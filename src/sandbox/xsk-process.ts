@@ -1,0 +1,96 @@
+/**
+ * Run the built xsk CLI inside a sandbox namespace and talk to it as a user would: wait for it
+ * to come up, signal it, read its stderr lines and its one-line JSON summary.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Sandbox } from './netns.js';
+
+export const XSK_JS = fileURLToPath(new URL('../xsk.js', import.meta.url));
+
+export class XskProcess {
+  readonly child: ChildProcess;
+  stdout = '';
+  stderr = '';
+  private readonly exited: Promise<number | null>;
+  /** Called with each stderr line as it arrives. */
+  onLine?: (line: string) => void;
+
+  constructor(sandbox: Sandbox, args: string[], ns = sandbox.dut) {
+    this.child = sandbox.spawn(ns, process.execPath, [XSK_JS, ...args]);
+    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+    let partial = '';
+    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      this.stderr += d;
+      partial += d;
+      let nl: number;
+      while ((nl = partial.indexOf('\n')) >= 0) {
+        this.onLine?.(partial.slice(0, nl));
+        partial = partial.slice(nl + 1);
+      }
+    });
+    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve(signal ? null : code)));
+  }
+
+  /** Resolves when xsk says it is up; rejects if it exits first or takes longer than `ms`. */
+  async up(ms = 15000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.stderr.includes('xsk up')) {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        throw new Error(`xsk exited before coming up:\n${this.stderr}`);
+      }
+      if (Date.now() > deadline) throw new Error(`xsk not up after ${ms} ms:\n${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.child.kill(sig);
+  }
+
+  /** The exit code (null when killed by a signal), waiting at most `ms`. */
+  async exit(ms = 15000): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.child.kill('SIGKILL');
+        reject(new Error(`xsk did not exit within ${ms} ms:\n${this.stderr}`));
+      }, ms);
+    });
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The JSON summary line from stdout. */
+  summary(): Record<string, any> {
+    const line = this.stdout.trim().split('\n').pop() ?? '';
+    try {
+      return JSON.parse(line);
+    } catch {
+      throw new Error(`no JSON summary on stdout (${JSON.stringify(this.stdout)}); stderr:\n${this.stderr}`);
+    }
+  }
+}
+
+/** Run a sandbox tool (udp-send, udp-sink) in a namespace and wait for its JSON line. */
+export function runTool(sandbox: Sandbox, ns: string, tool: string, args: string[]): Promise<Record<string, any>> {
+  const script = fileURLToPath(new URL(`./${tool}.js`, import.meta.url));
+  const child = sandbox.spawn(ns, process.execPath, [script, ...args]);
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${tool} exited ${code}: ${err}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop() ?? ''));
+      } catch {
+        reject(new Error(`${tool} printed no JSON: ${out} ${err}`));
+      }
+    });
+  });
+}

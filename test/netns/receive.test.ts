@@ -1,0 +1,123 @@
+/**
+ * End to end, as root, on a veth pair between two network namespaces (src/sandbox/netns.ts):
+ * xsk runs in the "dut" namespace on dut0, traffic comes from the "gen" namespace.
+ * Every test runs in native and in generic XDP mode.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Sandbox } from '../../dist/sandbox/netns.js';
+import { XskProcess, runTool } from '../../dist/sandbox/xsk-process.js';
+
+const PORT = 9000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitNoXdp(sb: Sandbox, ms = 3000): Promise<string> {
+  const deadline = Date.now() + ms;
+  let xdp = sb.xdpOn(sb.dut, sb.dutIf);
+  while (xdp && Date.now() < deadline) {
+    await sleep(50);
+    xdp = sb.xdpOn(sb.dut, sb.dutIf);
+  }
+  return xdp;
+}
+
+for (const mode of ['native', 'generic'] as const) {
+  describe(`xsk receive, ${mode} mode`, () => {
+    let sb: Sandbox;
+    before(() => {
+      sb = new Sandbox({ name: `xskt-${mode.slice(0, 3)}` });
+    });
+    after(() => sb.destroy());
+
+    it('counts exactly the datagrams sent to its port, IPv4 and IPv6', async () => {
+      const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', `${PORT},${PORT + 1}`, '--mode', mode, '--copy']);
+      await xsk.up();
+      assert.ok(sb.xdpOn(sb.dut, sb.dutIf), 'an XDP program is attached while xsk runs');
+      const v4 = await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', String(PORT), '--count', '3000', '--size', '100']);
+      const v6 = await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr6, '--port', String(PORT + 1), '--count', '1000', '--size', '200']);
+      assert.equal(v4.sent, 3000);
+      assert.equal(v6.sent, 1000);
+      await sleep(300);
+      xsk.signal('SIGTERM');
+      assert.equal(await xsk.exit(), 0, xsk.stderr);
+      const s = xsk.summary();
+      assert.equal(s.mode, mode);
+      assert.equal(s.iface, sb.dutIf);
+      assert.equal(s.queue, 0);
+      assert.equal(s.rx_packets, 4000, JSON.stringify(s));
+      assert.equal(s.rx_datagrams, 4000);
+      // Ethernet 14 + IPv4 20 + UDP 8 + 100, and Ethernet 14 + IPv6 40 + UDP 8 + 200.
+      assert.equal(s.rx_bytes, 3000 * 142 + 1000 * 262);
+      assert.equal(s.rx_payload_bytes, 3000 * 100 + 1000 * 200);
+      assert.ok(Object.values(s.invalid as Record<string, number>).every((n) => n === 0), JSON.stringify(s.invalid));
+      assert.ok('truncated_ethernet' in s.invalid);
+      assert.equal(typeof s.xdp_stats.rx_dropped, 'number');
+      assert.equal(s.xdp_stats.rx_ring_full, 0);
+      assert.equal(s.xdp_program.redirected, 4000);
+      assert.equal(await waitNoXdp(sb), '', 'no XDP program left after SIGTERM');
+    });
+
+    it('leaves ping and UDP to other ports to the kernel while attached', async () => {
+      const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', mode]);
+      await xsk.up();
+      const sink = sb.spawn(sb.dut, process.execPath, [new URL('../../dist/sandbox/udp-sink.js', import.meta.url).pathname, '--port', '9999', '--seconds', '20']);
+      let sinkOut = '';
+      sink.stdout!.setEncoding('utf8').on('data', (d: string) => (sinkOut += d));
+      await new Promise<void>((resolve) => sink.stderr!.once('data', () => resolve()));
+      const ping = sb.exec(sb.gen, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', sb.dutAddr]);
+      assert.match(ping, /3 received/);
+      const ping6 = sb.exec(sb.gen, 'ping', ['-6', '-c', '2', '-i', '0.2', '-W', '2', sb.dutAddr6]);
+      assert.match(ping6, /2 received/);
+      const sent = await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', '9999', '--count', '500']);
+      assert.equal(sent.sent, 500);
+      await sleep(200);
+      sink.kill('SIGTERM');
+      await new Promise((r) => sink.on('exit', r));
+      assert.equal(JSON.parse(sinkOut).received, 500, 'the kernel socket on another port got every datagram');
+      xsk.signal('SIGINT');
+      assert.equal(await xsk.exit(), 0);
+      const s = xsk.summary();
+      assert.equal(s.rx_packets, 0, 'xsk took none of the host traffic');
+      assert.ok(s.xdp_program.passed >= 505, JSON.stringify(s.xdp_program));
+    });
+
+    it('leaves no XDP program behind when killed with SIGKILL', async () => {
+      const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', mode]);
+      await xsk.up();
+      assert.notEqual(sb.xdpOn(sb.dut, sb.dutIf), '');
+      xsk.signal('SIGKILL');
+      assert.equal(await xsk.exit(), null);
+      assert.equal(await waitNoXdp(sb), '', 'the kernel released the bpf_link with the process');
+    });
+
+    it('stops by itself after --duration with a summary', async () => {
+      const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', mode, '--duration', '1']);
+      await xsk.up();
+      assert.equal(await xsk.exit(), 0);
+      assert.equal(xsk.summary().rx_packets, 0);
+      assert.equal(await waitNoXdp(sb), '');
+    });
+
+    it('refuses an interface that already has an XDP program, unless --force', async () => {
+      const first = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', mode]);
+      await first.up();
+      const second = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', mode]);
+      assert.notEqual(await second.exit(), 0);
+      assert.match(second.stderr, /already has an XDP program .*refusing/);
+      // A program held by another process's bpf_link can't be taken even with --force.
+      const forced = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', mode, '--force']);
+      assert.notEqual(await forced.exit(), 0);
+      assert.match(forced.stderr, /held by a bpf_link of another process/);
+      first.signal('SIGTERM');
+      assert.equal(await first.exit(), 0);
+      // A program attached through netlink (ip link) is replaced with --force, and gone after.
+      const obj = new URL('../../dist/bpf/xsk_redirect.o', import.meta.url).pathname;
+      sb.exec(sb.dut, 'ip', ['link', 'set', 'dev', sb.dutIf, mode === 'native' ? 'xdpdrv' : 'xdpgeneric', 'obj', obj, 'sec', 'xdp']);
+      const refused = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', mode]);
+      assert.notEqual(await refused.exit(), 0);
+      const replaced = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', mode, '--force', '--duration', '0.5']);
+      assert.equal(await replaced.exit(), 0, replaced.stderr);
+      assert.equal(await waitNoXdp(sb), '');
+    });
+  });
+}
