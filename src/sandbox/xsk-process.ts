@@ -6,7 +6,9 @@ import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Sandbox } from './netns.js';
 
-export const XSK_JS = fileURLToPath(new URL('../xsk.js', import.meta.url));
+/** The built scripts, also when this module runs from src/ under tsx (tests). */
+const DIST_SANDBOX = fileURLToPath(new URL('.', import.meta.url)).replace(/\/src\/sandbox\/$/, '/dist/sandbox/');
+export const XSK_JS = `${DIST_SANDBOX}../xsk.js`;
 
 export class XskProcess {
   readonly child: ChildProcess;
@@ -77,7 +79,7 @@ export class XskProcess {
 
 /** Run a sandbox tool (udp-send, udp-sink) in a namespace and wait for its JSON line. */
 export function runTool(sandbox: Sandbox, ns: string, tool: string, args: string[]): Promise<Record<string, any>> {
-  const script = fileURLToPath(new URL(`./${tool}.js`, import.meta.url));
+  const script = `${DIST_SANDBOX}${tool}.js`;
   const child = sandbox.spawn(ns, process.execPath, [script, ...args]);
   let out = '';
   let err = '';

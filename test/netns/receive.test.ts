@@ -5,8 +5,8 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sandbox } from '../../dist/sandbox/netns.js';
-import { XskProcess, runTool } from '../../dist/sandbox/xsk-process.js';
+import { Sandbox } from '../../src/sandbox/netns.js';
+import { XskProcess, runTool } from '../../src/sandbox/xsk-process.js';
 
 const PORT = 9000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,119 @@
+/**
+ * The XDP program's verdicts without a NIC: BPF_PROG_TEST_RUN on fixture frames.
+ * bpf_redirect_map() only says XDP_REDIRECT when the XSKMAP holds a socket for the queue, so
+ * the test binds a real AF_XDP socket (copy mode, nothing attached) to a veth in a throwaway
+ * namespace and puts it in the map; test runs use queue 0 of that namespace's loopback.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Sandbox } from '../../src/sandbox/netns.js';
+import { XdpProgram } from '../../src/xdp/program.js';
+import { XdpPort } from '../../src/afxdp/xdp-port.js';
+import { ifindexOf } from '../../src/cli/interfaces.js';
+import { XDP_PASS, XDP_REDIRECT } from '../../src/sys/libbpf.js';
+import { buildUdpFrame, TPID_8021Q, TPID_8021AD } from '../helpers/frames.js';
+import { enterNetns } from '../helpers/setns.js';
+
+const PORT = 9000;
+
+describe('xsk_redirect verdicts (BPF_PROG_TEST_RUN)', () => {
+  let sb: Sandbox;
+  let prog: XdpProgram;
+  let port: XdpPort;
+
+  before(() => {
+    sb = new Sandbox({ name: 'xskt-verdict' });
+    enterNetns(sb.dut);
+    prog = XdpProgram.load();
+    prog.setPorts([PORT]);
+    port = new XdpPort({
+      ifindex: ifindexOf(sb.dutIf),
+      ifname: sb.dutIf,
+      queue: 0,
+      mode: 'generic',
+      bind: 'copy',
+      frameSize: 4096,
+      frameCount: 256,
+      ringSize: 64,
+    });
+    prog.setSocket(0, port.socket.fd);
+  });
+  after(() => {
+    prog?.close();
+    port?.close();
+    sb?.destroy();
+  });
+
+  const verdict = (frame: Uint8Array) => prog.testRun(frame).verdict;
+
+  const redirected: [string, Uint8Array][] = [
+    ['IPv4 UDP', buildUdpFrame({ dstPort: PORT })],
+    ['IPv6 UDP', buildUdpFrame({ ipVersion: 6, dstPort: PORT })],
+    ['IPv4 with options (IHL 15)', buildUdpFrame({ dstPort: PORT, ihl: 15 })],
+    ['one 802.1Q tag', buildUdpFrame({ dstPort: PORT, vlans: [{ tpid: TPID_8021Q, id: 10 }] })],
+    ['802.1ad + 802.1Q', buildUdpFrame({ dstPort: PORT, vlans: [{ tpid: TPID_8021AD, id: 10 }, { tpid: TPID_8021Q, id: 20 }] })],
+    ['IPv6 under two tags', buildUdpFrame({ ipVersion: 6, dstPort: PORT, vlans: [{ tpid: TPID_8021Q, id: 1 }, { tpid: TPID_8021Q, id: 2 }] })],
+    ['zero-length payload', buildUdpFrame({ dstPort: PORT, payload: 0 })],
+  ];
+  for (const [name, frame] of redirected) {
+    it(`redirects ${name} to the socket`, () => assert.equal(verdict(frame), XDP_REDIRECT));
+  }
+
+  const passed: [string, Uint8Array][] = [
+    ['UDP to another port', buildUdpFrame({ dstPort: PORT + 1 })],
+    ['UDP from the port (source, not destination)', buildUdpFrame({ srcPort: PORT, dstPort: 53 })],
+    ['TCP', buildUdpFrame({ dstPort: PORT, protocol: 6 })],
+    ['ICMP', buildUdpFrame({ dstPort: PORT, protocol: 1 })],
+    ['IPv6 with an extension header first', buildUdpFrame({ ipVersion: 6, dstPort: PORT, nextHeader: 0 })],
+    ['an IPv4 fragment (MF)', buildUdpFrame({ dstPort: PORT, fragment: { moreFragments: true } })],
+    ['an IPv4 fragment (offset)', buildUdpFrame({ dstPort: PORT, fragment: { offset: 185 } })],
+    ['an IPv6 fragment', buildUdpFrame({ ipVersion: 6, dstPort: PORT, fragment: { moreFragments: true } })],
+    ['ARP', buildUdpFrame({ dstPort: PORT, etherType: 0x0806 })],
+    ['three VLAN tags', buildUdpFrame({ dstPort: PORT, vlans: [{ id: 1 }, { id: 2 }, { id: 3 }] })],
+    ['IHL below 5', buildUdpFrame({ dstPort: PORT, ihl: 4 })],
+    ['IPv4 ethertype with version 6', buildUdpFrame({ dstPort: PORT, ipVersionField: 6 })],
+  ];
+  for (const [name, frame] of passed) {
+    it(`passes ${name}`, () => assert.equal(verdict(frame), XDP_PASS));
+  }
+
+  it('passes every truncation of a matching frame', () => {
+    for (const v of [4, 6] as const) {
+      const full = buildUdpFrame({ ipVersion: v, dstPort: PORT, vlans: [{ id: 7 }], payload: 0 });
+      for (let len = 14; len < full.length; len++) {
+        assert.equal(verdict(full.subarray(0, len)), XDP_PASS, `IPv${v} cut to ${len} of ${full.length} bytes`);
+      }
+      assert.equal(verdict(full), XDP_REDIRECT);
+    }
+  });
+
+  it('follows port changes at runtime, without reattaching', () => {
+    prog.setPorts([PORT + 5]);
+    assert.equal(verdict(buildUdpFrame({ dstPort: PORT })), XDP_PASS);
+    assert.equal(verdict(buildUdpFrame({ dstPort: PORT + 5 })), XDP_REDIRECT);
+    prog.setPorts([PORT]);
+    assert.deepEqual(prog.ports(), [PORT]);
+    assert.equal(verdict(buildUdpFrame({ dstPort: PORT + 5 })), XDP_PASS);
+  });
+
+  it('passes a matching frame when no socket serves the queue', () => {
+    prog.clearSocket(0);
+    try {
+      assert.equal(verdict(buildUdpFrame({ dstPort: PORT })), XDP_PASS);
+    } finally {
+      prog.setSocket(0, port.socket.fd);
+    }
+    assert.equal(verdict(buildUdpFrame({ dstPort: PORT })), XDP_REDIRECT);
+  });
+
+  it('counts seen, redirected and passed per CPU', () => {
+    const before = prog.counters();
+    verdict(buildUdpFrame({ dstPort: PORT }));
+    verdict(buildUdpFrame({ dstPort: PORT }));
+    verdict(buildUdpFrame({ dstPort: 53 }));
+    const after = prog.counters();
+    assert.equal(after.seen - before.seen, 3);
+    assert.equal(after.redirected - before.redirected, 2);
+    assert.equal(after.passed - before.passed, 1);
+  });
+});
