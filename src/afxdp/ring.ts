@@ -49,7 +49,7 @@ abstract class Ring {
   cachedCons = 0;
 
   constructor(mem: RingMemory, size: number, descWords: number) {
-    if (size <= 0 || (size & (size - 1)) !== 0) throw new Error(`ring size ${size} is not a power of two`);
+    if (!Number.isInteger(size) || size <= 0 || size > 2 ** 30 || (size & (size - 1)) !== 0) throw new Error(`ring size ${size} is not a power of two`);
     this.size = size;
     this.mask = size - 1;
     this.producer = new Uint32Array(mem.buffer, mem.producer, 1);

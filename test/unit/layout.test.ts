@@ -48,21 +48,25 @@ for (const [name, c] of Object.entries(probe)) {
   test(`struct ${name}: koffi layout matches the kernel headers`, () => {
     assert.ok(Object.hasOwn(mirrored, name), `struct ${name} is probed but missing from MIRRORED_STRUCTS`);
     const type = mirrored[name];
-    assert.equal(koffi.sizeof(type), c.size, `struct ${name}: koffi size ${koffi.sizeof(type)}, C size ${c.size}`);
+    // Collect every difference, so one failure names all the moved fields, not just the first.
+    const problems: string[] = [];
+    const size = koffi.sizeof(type);
+    if (size !== c.size) problems.push(`struct ${name}: koffi size ${size}, C size ${c.size}`);
     for (const [field, offset] of Object.entries(c.fields)) {
       let got: number;
       try {
         got = koffi.offsetof(type, field);
       } catch (e) {
-        assert.fail(`struct ${name}: field ${field} (C offset ${offset}) missing in koffi type: ${(e as Error).message}`);
+        problems.push(`struct ${name}: field ${field} (C offset ${offset}) missing in the koffi type (${(e as Error).message})`);
+        continue;
       }
-      assert.equal(got, offset, `struct ${name}: field ${field} at koffi offset ${got}, C offset ${offset}`);
+      if (got !== offset) problems.push(`struct ${name}: field ${field} at koffi offset ${got}, C offset ${offset}`);
     }
-    // And the reverse: no koffi member the kernel struct does not have.
-    const members = Object.keys(koffi.type(type).members ?? {});
-    for (const m of members) {
-      assert.ok(Object.hasOwn(c.fields, m), `struct ${name}: koffi field ${m} not in the C struct (or not probed)`);
+    // And the reverse: no koffi member that the C struct (as probed) does not have.
+    for (const m of Object.keys(koffi.type(type).members ?? {})) {
+      if (!Object.hasOwn(c.fields, m)) problems.push(`struct ${name}: koffi field ${m} is not in the C struct (or not probed)`);
     }
+    assert.deepEqual(problems, [], problems.join('\n'));
   });
 }
 

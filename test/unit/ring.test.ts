@@ -71,6 +71,7 @@ describe('ring construction', () => {
     const sim = new SimRing(8, ADDR_WORDS, { producer: 0x00000002, consumer: 0xfffffffc });
     const p = producer(sim);
     assert.equal(p.cachedProd, 2);
+    assert.equal(p.cachedCons, 4, 'cached consumer + size must be kept as a u32');
     assert.equal(p.free(1), 2);
     assert.equal(p.pending(), 6);
     assert.equal(p.reserve(3), -1);
@@ -352,6 +353,32 @@ describe('32-bit index wrap-around', () => {
     assert.ok(sim.producer < NEAR_WRAP, 'did not actually wrap');
     assert.equal(idxs[0], NEAR_WRAP);
     assert.ok(idxs.some((i) => i < 0x100), 'no reservation after the wrap');
+  });
+
+  test('cached indices are used across 2^32 without spurious reloads', () => {
+    // Producer: cachedCons has wrapped (4), cachedProd has not (0xfffffffe).
+    const fill = new SimRing(8, ADDR_WORDS, { producer: 0xfffffffc, consumer: 0xfffffffc });
+    const p = producer(fill);
+    assert.equal(p.cachedCons, 4);
+    pushAddrs(p, [1, 2]);
+    assert.equal(p.cachedProd, 0xfffffffe);
+    fill.kernelConsume();
+    assert.equal(p.free(1), 6, 'the cache held 6 free slots: no reload expected');
+    assert.equal(p.cachedCons, 4);
+    assert.equal(p.free(7), 8, 'asking for more than cached reloads');
+    assert.equal(p.cachedCons, 6);
+
+    // Consumer: cachedProd has wrapped (2), cachedCons has not (0xfffffffd).
+    const comp = new SimRing(8, ADDR_WORDS, { producer: 0xfffffffc, consumer: 0xfffffffc });
+    const c = consumer(comp);
+    comp.kernelProduce([[1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [6, 0]]);
+    assert.deepEqual(pullAddrs(c, 1), [1]);
+    assert.equal(c.cachedProd, 2);
+    comp.kernelProduce([[7, 0]]);
+    assert.equal(c.available(8), 5, 'the cache held 5 entries: no reload expected');
+    assert.deepEqual(pullAddrs(c, 8), [2, 3, 4, 5, 6]);
+    assert.deepEqual(pullAddrs(c, 8), [7]);
+    assert.equal(c.idx, 2);
   });
 
   test('producer ring fills and drains completely at the wrap point', () => {
