@@ -8,4 +8,6 @@ chmod +x dist/xsk.js
 # -I for asm/types.h, which Debian keeps under the multiarch include directory.
 clang -O2 -g -Wall -Werror -target bpf -I"/usr/include/$(gcc -dumpmachine)" \
   -c bpf/xsk_redirect.c -o dist/bpf/xsk_redirect.o
+clang -O2 -g -Wall -Werror -target bpf -I"/usr/include/$(gcc -dumpmachine)" \
+  -c bpf/xsk_gen.c -o dist/bpf/xsk_gen.o
 make -s -C native/umem OUT="$PWD/build"

@@ -7,6 +7,7 @@
  * the kernel detaches the program. Nothing is pinned.
  */
 import koffi from 'koffi';
+import { BpfObject, testRun } from './object.js';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { close } from '../sys/libc.js';
@@ -18,17 +19,14 @@ export type AttachMode = 'native' | 'generic';
 const COUNTER_NAMES = ['seen', 'redirected', 'passed'] as const;
 export type ProgramCounters = Record<(typeof COUNTER_NAMES)[number], number>;
 
-let printSilenced = false;
-
-/** Where the build puts the compiled object: dist/bpf/ next to the code, or build/ in a checkout. */
-export function defaultObjectPath(): string {
+/** Where the build puts a compiled BPF object: dist/bpf/ (also found from src/ under tsx). */
+export function objectPath(file = 'xsk_redirect.o'): string {
   const candidates = [
-    fileURLToPath(new URL('../bpf/xsk_redirect.o', import.meta.url)),
-    fileURLToPath(new URL('../../build/xsk_redirect.o', import.meta.url)),
-    fileURLToPath(new URL('../../dist/bpf/xsk_redirect.o', import.meta.url)),
+    fileURLToPath(new URL(`../bpf/${file}`, import.meta.url)),
+    fileURLToPath(new URL(`../../dist/bpf/${file}`, import.meta.url)),
   ];
   const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`xsk_redirect.o not found (looked in ${candidates.join(', ')}); run npm run build`);
+  if (!found) throw new Error(`${file} not found (looked in ${candidates.join(', ')}); run npm run build`);
   return found;
 }
 
@@ -39,37 +37,21 @@ export class XdpProgram {
   private readonly ncpus = bpf.libbpf_num_possible_cpus();
 
   private constructor(
-    private obj: bigint | null,
+    private readonly obj: BpfObject,
     readonly progFd: number,
     private readonly xsksFd: number,
     private readonly portsFd: number,
     private readonly countersFd: number,
   ) {}
 
-  static load(objPath = defaultObjectPath()): XdpProgram {
-    if (!printSilenced && !process.env.XSK_LIBBPF_DEBUG) {
-      bpf.libbpf_set_print(null);
-      printSilenced = true;
+  static load(objPath = objectPath()): XdpProgram {
+    const obj = BpfObject.load(objPath);
+    try {
+      return new XdpProgram(obj, obj.programFd('xsk_redirect'), obj.mapFd('xsks'), obj.mapFd('ports'), obj.mapFd('counters'));
+    } catch (e) {
+      obj.close();
+      throw e;
     }
-    const obj = bpf.bpf_object__open_file(objPath, null);
-    if (!obj) throw new SysError('bpf_object__open_file', koffi.errno(), objPath);
-    const err = bpf.bpf_object__load(obj);
-    if (err < 0) {
-      bpf.bpf_object__close(obj);
-      const hint =
-        -err === 1 /* EPERM */
-          ? 'loading BPF needs root or CAP_BPF+CAP_NET_ADMIN (and enough RLIMIT_MEMLOCK on kernels before 5.11)'
-          : undefined;
-      throw new SysError('bpf_object__load', -err, hint);
-    }
-    const prog = bpf.bpf_object__find_program_by_name(obj, 'xsk_redirect');
-    if (!prog) throw new Error('program xsk_redirect not in the object');
-    const fd = (name: string) => {
-      const r = bpf.bpf_object__find_map_fd_by_name(obj, name);
-      if (r < 0) throw new Error(`map ${name} not in the object`);
-      return r;
-    };
-    return new XdpProgram(obj, bpf.bpf_program__fd(prog), fd('xsks'), fd('ports'), fd('counters'));
   }
 
   /** Replace the set of steered UDP destination ports; takes effect at once, no reattach. */
@@ -172,44 +154,13 @@ export class XdpProgram {
 
   /** BPF_PROG_TEST_RUN on one frame: the verdict (and the frame as the program left it). */
   testRun(frame: Uint8Array, ctx?: { ifindex?: number; rxQueue?: number }): { verdict: number; out: Buffer } {
-    const dataIn = Buffer.from(frame);
-    const dataOut = Buffer.alloc(frame.length + 512);
-    let ctxIn: Buffer | null = null;
-    if (ctx) {
-      // struct xdp_md { data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex }
-      ctxIn = Buffer.alloc(24);
-      ctxIn.writeUInt32LE(frame.length, 4);
-      ctxIn.writeUInt32LE(ctx.ifindex ?? 0, 12);
-      ctxIn.writeUInt32LE(ctx.rxQueue ?? 0, 16);
-    }
-    const opts: bpf.TestRunOpts = {
-      sz: koffi.sizeof(bpf.bpf_test_run_opts),
-      data_in: dataIn,
-      data_out: dataOut,
-      data_size_in: dataIn.length,
-      data_size_out: dataOut.length,
-      ctx_in: ctxIn,
-      ctx_out: null,
-      ctx_size_in: ctxIn ? ctxIn.length : 0,
-      ctx_size_out: 0,
-      retval: 0,
-      repeat: 1,
-      duration: 0,
-      flags: 0,
-      cpu: 0,
-      batch_size: 0,
-    };
-    const r = bpf.bpf_prog_test_run_opts(this.progFd, opts);
-    if (r < 0) throw new SysError('bpf_prog_test_run_opts', -r);
-    return { verdict: opts.retval, out: dataOut.subarray(0, opts.data_size_out) };
+    const r = testRun(this.progFd, { data: frame, ...ctx, wantOutput: true });
+    return { verdict: r.retval, out: r.out! };
   }
 
   close(): void {
     this.detach();
-    if (this.obj) {
-      bpf.bpf_object__close(this.obj);
-      this.obj = null;
-    }
+    this.obj.close();
   }
 }
 
