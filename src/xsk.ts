@@ -29,10 +29,12 @@ if (queues > 1) {
 
 let dp: XdpDatapath | undefined;
 // Whatever happens from here on, the XDP program goes away with us.
-process.on('uncaughtException', (e) => {
+function crash(e: unknown): never {
   dp?.close();
   fail(e instanceof Error ? e.message : String(e));
-});
+}
+process.on('uncaughtException', crash);
+process.on('unhandledRejection', crash);
 
 try {
   dp = openXdp({
