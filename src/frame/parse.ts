@@ -64,86 +64,58 @@ export class FrameParser {
 
   // --- Ethernet / VLAN ---------------------------------------------------
   /** Frame start and end (exclusive, clamped to buf.length) of the last parse. */
-  frameOffset: number;
-  frameEnd: number;
+  frameOffset = 0;
+  frameEnd = 0;
   /** Number of VLAN tags (0..2). */
-  vlanCount: number;
+  vlanCount = 0;
   /** Outer tag: TPID (0x8100 / 0x88A8), VLAN id (12 bits), priority (3 bits). */
-  vlanTpid0: number;
-  vlanId0: number;
-  vlanPcp0: number;
+  vlanTpid0 = 0;
+  vlanId0 = 0;
+  vlanPcp0 = 0;
   /** Inner tag (when vlanCount === 2). */
-  vlanTpid1: number;
-  vlanId1: number;
-  vlanPcp1: number;
+  vlanTpid1 = 0;
+  vlanId1 = 0;
+  vlanPcp1 = 0;
   /** Ethertype after the VLAN tags (0x0800 / 0x86DD for a valid frame). */
-  etherType: number;
+  etherType = 0;
 
   // --- IP ------------------------------------------------------------------
   /** Absolute offset of the IP header. */
-  l3Offset: number;
+  l3Offset = 0;
   /** 4 or 6 (0 until the IP header is known to be present). */
-  ipVersion: number;
+  ipVersion = 0;
   /** IP header length in bytes (IHL*4 for IPv4, 40 for IPv6). */
-  ipHeaderLength: number;
+  ipHeaderLength = 0;
   /** Absolute end (exclusive) of the IP packet per its length field; anything between it and frameEnd is padding. */
-  ipEnd: number;
+  ipEnd = 0;
   /** IPv4 protocol / IPv6 next header. */
-  ipProtocol: number;
+  ipProtocol = 0;
   /** IPv4 TTL / IPv6 hop limit. */
-  ttl: number;
+  ttl = 0;
   /** IPv4 TOS / IPv6 traffic class (DSCP << 2 | ECN). */
-  tos: number;
+  tos = 0;
   /** IPv4 addresses as unsigned 32-bit numbers (0 for IPv6). */
-  src4: number;
-  dst4: number;
+  src4 = 0;
+  dst4 = 0;
   /** Absolute offsets of the source / destination address bytes (4 or 16 bytes). */
-  srcAddrOffset: number;
-  dstAddrOffset: number;
+  srcAddrOffset = 0;
+  dstAddrOffset = 0;
 
   // --- UDP -----------------------------------------------------------------
   /** Absolute offset of the UDP header. */
-  l4Offset: number;
-  srcPort: number;
-  dstPort: number;
+  l4Offset = 0;
+  srcPort = 0;
+  dstPort = 0;
   /** UDP length field (header + payload). */
-  udpLength: number;
+  udpLength = 0;
   /** UDP checksum field as found in the frame. */
-  udpChecksum: number;
+  udpChecksum = 0;
   /** Absolute offset and length of the UDP payload (length from the UDP header). */
-  payloadOffset: number;
-  payloadLength: number;
+  payloadOffset = 0;
+  payloadLength = 0;
 
   constructor(options: FrameParserOptions = {}) {
     this.verifyUdpChecksum = options.verifyUdpChecksum === true;
-    this.frameOffset = 0;
-    this.frameEnd = 0;
-    this.vlanCount = 0;
-    this.vlanTpid0 = 0;
-    this.vlanId0 = 0;
-    this.vlanPcp0 = 0;
-    this.vlanTpid1 = 0;
-    this.vlanId1 = 0;
-    this.vlanPcp1 = 0;
-    this.etherType = 0;
-    this.l3Offset = 0;
-    this.ipVersion = 0;
-    this.ipHeaderLength = 0;
-    this.ipEnd = 0;
-    this.ipProtocol = 0;
-    this.ttl = 0;
-    this.tos = 0;
-    this.src4 = 0;
-    this.dst4 = 0;
-    this.srcAddrOffset = 0;
-    this.dstAddrOffset = 0;
-    this.l4Offset = 0;
-    this.srcPort = 0;
-    this.dstPort = 0;
-    this.udpLength = 0;
-    this.udpChecksum = 0;
-    this.payloadOffset = 0;
-    this.payloadLength = 0;
   }
 
   private clear(): void {

@@ -13,6 +13,8 @@
  * descriptor rings). Test-only code: allocation is fine.
  */
 import type { RingMemory } from '../../src/afxdp/ring.js';
+import { mulberry32 } from './prng.js';
+export { mulberry32 };
 
 export const PROD_OFF = 0;
 export const CONS_OFF = 64;
@@ -105,17 +107,6 @@ export class SimRing {
   }
 }
 
-/** Deterministic PRNG (mulberry32) for reproducible randomized tests. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Integer in [lo, hi] inclusive. */
 export function randInt(rand: () => number, lo: number, hi: number): number {

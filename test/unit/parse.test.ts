@@ -21,6 +21,7 @@ import {
   udpChecksum,
   type UdpFrameOptions,
 } from '../helpers/frames.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 /** Parse a whole standalone frame; return the reason name or 'ok'. */
 function parseName(frame: Uint8Array, p = new FrameParser()): InvalidReason | 'ok' {
@@ -432,16 +433,6 @@ test('fields are reset between calls', () => {
 // ---------------------------------------------------------------------------
 // Fuzz-ish: never throws, always -1 or a reason, and consistent on success
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('fuzz: 20k random and mutated frames never throw and give -1 or a valid reason', () => {
   const rnd = mulberry32(0xc0ffee);
