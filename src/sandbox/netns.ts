@@ -7,7 +7,8 @@
  * The traffic generator runs in -gen, xsk in -dut (the device under test). Each veth gets one RX
  * and one TX queue unless asked otherwise, so a single flow can't land on a queue xsk isn't
  * bound to. Neighbour entries are static, so no datagram waits on ARP/ND. Deleting the namespaces
- * deletes the veths (and any XDP program on them). Addresses exist only inside the namespaces.
+ * deletes the veths (and any XDP program on them); processes still running in them are killed
+ * first. Addresses exist only inside the namespaces.
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
@@ -106,6 +107,14 @@ export class Sandbox {
     live.delete(this);
     for (const ns of [this.gen, this.dut]) {
       try {
+        // Whatever still runs in the namespace (a test's xsk whose test failed) goes with it.
+        for (const pid of ip('netns', 'pids', ns).split('\n').filter(Boolean)) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
         ip('netns', 'del', ns);
       } catch {
         // not created
