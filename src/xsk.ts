@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 /**
- * xsk: receive UDP datagrams for chosen ports through AF_XDP, parse them in place, count them.
- * Stats on stderr every second; one JSON summary line on stdout at exit.
+ * xsk: receive UDP datagrams for chosen ports through AF_XDP, parse them in place, and hand
+ * them to the stages (forwarding, the feed, ...). Stats on stderr every second; one JSON
+ * summary line on stdout at exit.
  */
 import { parseOptions } from './cli/options.js';
 import { ifindexOf, rxQueueCount } from './cli/interfaces.js';
 import { StatsReporter, summary } from './cli/stats.js';
 import { openXdp, type XdpDatapath } from './afxdp/open.js';
-import { CountHandler } from './rx/count-handler.js';
+import { xdpComponent } from './afxdp/component.js';
+import { Pipeline } from './app/pipeline.js';
+import type { Component, Stage } from './app/stage.js';
 import { RxLoop } from './rx/loop.js';
 import { log } from './log.js';
 
@@ -54,11 +57,17 @@ try {
   fail((e as Error).message);
 }
 const datapath = dp;
-const { port, program } = datapath;
+const { port } = datapath;
+
+// Features add their stage (per datagram) and component (lifecycle) here, in pipeline order.
+const stages: Stage[] = [];
+const components: Component[] = [xdpComponent(datapath)];
+
 const startedAt = process.hrtime.bigint();
-const handler = new CountHandler();
-const loop = new RxLoop(port, handler, { batchSize: opts.batchSize });
-const reporter = new StatsReporter(handler, port);
+const pipeline = new Pipeline(stages);
+const loop = new RxLoop(port, pipeline, { batchSize: opts.batchSize });
+const reporter = new StatsReporter(pipeline, port, components);
+for (const c of components) await c.start?.();
 log.info(`xsk up: ${port.description}, ports ${opts.ports.join(',')}`);
 loop.start();
 
@@ -73,14 +82,13 @@ async function shutdown(why: string): Promise<void> {
   clearInterval(statsTimer);
   clearTimeout(durationTimer);
   await loop.stop();
-  program.detach();
-  const result = summary(handler, port, {
+  datapath.program.detach();
+  for (const c of components) await c.stop?.();
+  const result = summary(pipeline, port, components, {
     iface: opts.iface,
     queue: opts.queue,
     ports: opts.ports,
-    bind: port.socket.zeroCopy ? 'zero-copy' : 'copy',
     startedAt,
-    program,
   });
   datapath.close();
   log.info(`xsk stopping (${why})`);

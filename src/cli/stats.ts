@@ -1,9 +1,10 @@
 /**
- * The once-a-second stats line and the exit summary, both computed from the same counters.
+ * The once-a-second stats line and the exit summary, both computed from the same counters,
+ * with what each component adds.
  */
-import type { CountHandler } from '../rx/count-handler.js';
+import type { Pipeline } from '../app/pipeline.js';
+import type { Component } from '../app/stage.js';
 import type { Port } from '../port/port.js';
-import type { XdpProgram } from '../xdp/program.js';
 
 /** The kernel counters that mean "a frame for us was lost". */
 const KERNEL_DROP_FIELDS = ['rx_dropped', 'rx_ring_full', 'rx_invalid_descs'];
@@ -20,29 +21,38 @@ export class StatsReporter {
   private lastBytes = 0;
 
   constructor(
-    private readonly handler: CountHandler,
+    private readonly pipeline: Pipeline,
     private readonly port: Port,
+    private readonly components: Component[],
   ) {}
 
   /** One human line: rates since the previous call, totals since start. */
   line(): string {
     const now = process.hrtime.bigint();
     const dt = Number(now - this.lastAt) / 1e9 || 1;
-    const h = this.handler;
+    const h = this.pipeline;
     const pps = (h.packets - this.lastPackets) / dt;
     const mbps = ((h.bytes - this.lastBytes) * 8) / dt / 1e6;
     this.lastAt = now;
     this.lastPackets = h.packets;
     this.lastBytes = h.bytes;
     const kstats = this.port.kernelStats();
-    return (
-      `rx ${fmtRate(pps)}pps ${mbps.toFixed(1)} Mbps | total ${h.packets} pkts` +
-      ` | invalid ${h.invalid.total()} | kernel drops ${kernelDrops(kstats)} | mode ${this.port.mode}`
-    );
+    const parts = [
+      `rx ${fmtRate(pps)}pps ${mbps.toFixed(1)} Mbps`,
+      `total ${h.packets} pkts`,
+      `invalid ${h.invalid.total()}`,
+      `kernel drops ${kernelDrops(kstats)}`,
+      `mode ${this.port.mode}`,
+    ];
+    for (const c of this.components) {
+      const extra = c.statsLine?.();
+      if (extra) parts.push(extra);
+    }
+    return parts.join(' | ');
   }
 }
 
-function fmtRate(v: number): string {
+export function fmtRate(v: number): string {
   if (v >= 1e6) return `${(v / 1e6).toFixed(2)} M`;
   if (v >= 1e3) return `${(v / 1e3).toFixed(1)} k`;
   return `${v.toFixed(0)} `;
@@ -52,25 +62,27 @@ export interface SummaryContext {
   iface: string;
   queue: number;
   ports: number[];
-  bind: string;
   startedAt: bigint;
-  program?: XdpProgram;
 }
 
-export function summary(handler: CountHandler, port: Port, ctx: SummaryContext): Record<string, unknown> {
-  return {
+export function summary(
+  pipeline: Pipeline,
+  port: Port,
+  components: Component[],
+  ctx: SummaryContext,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {
     mode: port.mode,
-    bind: ctx.bind,
     iface: ctx.iface,
     queue: ctx.queue,
     ports: ctx.ports,
     duration_s: Number(process.hrtime.bigint() - ctx.startedAt) / 1e9,
-    rx_packets: handler.packets,
-    rx_bytes: handler.bytes,
-    rx_datagrams: handler.datagrams,
-    rx_payload_bytes: handler.payloadBytes,
-    invalid: handler.invalid.toJSON(),
-    xdp_stats: port.kernelStats(),
-    ...(ctx.program ? { xdp_program: ctx.program.counters() } : {}),
+    rx_packets: pipeline.packets,
+    rx_bytes: pipeline.bytes,
+    rx_datagrams: pipeline.datagrams,
+    rx_payload_bytes: pipeline.payloadBytes,
+    invalid: pipeline.invalid.toJSON(),
   };
+  for (const c of components) Object.assign(out, c.summary?.());
+  return out;
 }

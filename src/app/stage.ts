@@ -1,0 +1,32 @@
+/**
+ * How features plug into xsk without touching each other.
+ *
+ * A Stage sees every valid UDP datagram, already parsed (the parser's fields describe it), in
+ * the order the stages were given. It may rewrite the frame in place. It returns a Verdict to
+ * end the frame's trip (Transmit: send it out; Drop: done with it) or NEXT to let the following
+ * stages see it. A frame no stage claims is dropped (its UMEM frame goes back to FILL).
+ * Stages run on the hot path: no allocation, no I/O, no await.
+ *
+ * A Component is a feature's lifecycle around the hot path: servers to start and stop, lines to
+ * add to the stats output and fields to add to the exit summary.
+ */
+import type { Verdict } from '../port/port.js';
+import type { FrameParser } from '../frame/parse.js';
+
+export const NEXT = -1;
+
+export interface Stage {
+  /** `buf[off, off+len)` is the whole frame; `p` has parsed it. */
+  datagram(buf: Uint8Array, off: number, len: number, p: FrameParser): Verdict | typeof NEXT;
+}
+
+export interface Component {
+  readonly name: string;
+  start?(): Promise<void> | void;
+  /** Graceful stop (SIGTERM, duration over); must not take more than a second or two. */
+  stop?(): Promise<void> | void;
+  /** A few words for the once-a-second stats line. */
+  statsLine?(): string;
+  /** Merged into the exit JSON under the component's own keys. */
+  summary?(): Record<string, unknown>;
+}
