@@ -47,6 +47,7 @@ export function openXdp(o: OpenXdpOptions): XdpDatapath {
       hugepages: o.hugepages,
     });
     program.setSocket(o.queue, port.socket.fd);
+    port.setPorts = (ports) => program.setPorts(ports);
   } catch (e) {
     port?.close();
     program.close();

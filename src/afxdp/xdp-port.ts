@@ -98,6 +98,11 @@ export class XdpPort implements Port {
     return n;
   }
 
+  /** Set by openXdp: the ports live in the XDP program's map. */
+  setPorts: (ports: number[]) => void = () => {
+    throw new Error('no XDP program behind this port');
+  };
+
   wait(timeoutMs: number, cb: () => void): void {
     this.socket.waitReadable(timeoutMs, cb);
   }

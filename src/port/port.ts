@@ -8,7 +8,10 @@
 export const enum Verdict {
   /** Done with it: the frame goes back to the kernel for more RX. */
   Drop = 0,
-  /** Send it (rewritten in place) out of the port. */
+  /**
+   * Send `buf[off, off+len)` (rewritten in place, same length) out of the port, after the
+   * handler returns. The port batches sends and counts what it could not send.
+   */
   Transmit = 1,
 }
 
@@ -29,5 +32,7 @@ export interface Port {
   wait(timeoutMs: number, cb: () => void): void;
   /** The kernel's own counters for this port (drops, ring full, ...). */
   kernelStats(): Record<string, number>;
+  /** Change the UDP destination ports steered to this port, at runtime (no reattach, no reopen). */
+  setPorts(ports: number[]): void;
   close(): void;
 }
