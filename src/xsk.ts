@@ -12,6 +12,7 @@ import { xdpComponent } from './afxdp/component.js';
 import { Pipeline } from './app/pipeline.js';
 import type { Component, Stage } from './app/stage.js';
 import { RxLoop } from './rx/loop.js';
+import { Forwarder } from './forward/component.js';
 import { log } from './log.js';
 
 function fail(msg: string): never {
@@ -30,6 +31,18 @@ if (queues > 1) {
   );
 }
 
+// Forwarding rules come from --forward and --config; their frontend ports join --port.
+let forwarder: Forwarder | undefined;
+if (opts.forward.rules.length > 0 || opts.config) {
+  try {
+    forwarder = new Forwarder({ ifname: opts.iface, cli: opts.forward, configPath: opts.config, basePorts: opts.ports });
+  } catch (e) {
+    fail(`${opts.config ? '--config' : '--forward'}: ${(e as Error).message}`);
+  }
+}
+const ports = forwarder ? forwarder.ports() : opts.ports;
+if (ports.length === 0) fail('--port: no ports to receive');
+
 let dp: XdpDatapath | undefined;
 // Whatever happens from here on, the XDP program goes away with us.
 function crash(e: unknown): never {
@@ -44,13 +57,14 @@ try {
     ifname: opts.iface,
     ifindex,
     queue: opts.queue,
-    ports: opts.ports,
+    ports,
     mode: opts.mode,
     bind: opts.bind,
     force: opts.force,
     frameSize: opts.frameSize,
     frames: opts.frames,
     ringSize: opts.ringSize,
+    txRingSize: opts.txRingSize,
     hugepages: opts.hugepages,
   });
 } catch (e) {
@@ -62,13 +76,17 @@ const { port } = datapath;
 // Features add their stage (per datagram) and component (lifecycle) here, in pipeline order.
 const stages: Stage[] = [];
 const components: Component[] = [xdpComponent(datapath)];
+if (forwarder) {
+  stages.push(forwarder.stage);
+  components.push(forwarder);
+}
 
 const startedAt = process.hrtime.bigint();
 const pipeline = new Pipeline(stages);
 const loop = new RxLoop(port, pipeline, { batchSize: opts.batchSize });
 const reporter = new StatsReporter(pipeline, port, components);
 for (const c of components) await c.start?.();
-log.info(`xsk up: ${port.description}, ports ${opts.ports.join(',')}`);
+log.info(`xsk up: ${port.description}, ports ${ports.join(',')}`);
 loop.start();
 
 const statsTimer =
@@ -83,11 +101,12 @@ async function shutdown(why: string): Promise<void> {
   clearTimeout(durationTimer);
   await loop.stop();
   datapath.program.detach();
+  await datapath.port.drainTx();
   for (const c of components) await c.stop?.();
   const result = summary(pipeline, port, components, {
     iface: opts.iface,
     queue: opts.queue,
-    ports: opts.ports,
+    ports: forwarder ? forwarder.ports() : ports,
     startedAt,
   });
   datapath.close();
@@ -98,4 +117,8 @@ async function shutdown(why: string): Promise<void> {
 
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGHUP', () => void shutdown('SIGHUP'));
+// SIGHUP re-reads --config (forward rules, ports, neighbours); the socket and program stay.
+process.on('SIGHUP', () => {
+  if (forwarder) void forwarder.reload(port);
+  else log.warn('SIGHUP: nothing to reload (no --config)');
+});

@@ -19,6 +19,7 @@ export interface OpenXdpOptions {
   frameSize: number;
   frames: number;
   ringSize: number;
+  txRingSize?: number;
   hugepages: boolean;
   objectPath?: string;
 }
@@ -44,6 +45,7 @@ export function openXdp(o: OpenXdpOptions): XdpDatapath {
       frameSize: o.frameSize,
       frameCount: o.frames,
       ringSize: o.ringSize,
+      txRingSize: o.txRingSize,
       hugepages: o.hugepages,
     });
     program.setSocket(o.queue, port.socket.fd);

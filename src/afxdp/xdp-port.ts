@@ -1,12 +1,19 @@
 /**
- * The AF_XDP port: one socket on one queue, its UMEM, and the recycling of frames between
- * RX and FILL. One call to receive() handles a whole batch: a few Atomics loads and stores,
- * at most one syscall (a wakeup, only when the kernel sets need_wakeup), no allocation.
+ * The AF_XDP port: one socket on one queue, its UMEM, and the journey of every frame:
+ *
+ *   pool ──► FILL ──► (kernel receives) ──► RX ──► handler ──┬─ Drop ──────► FILL (recycled)
+ *     ▲                                                      └─ Transmit ──► TX ──► (kernel sends)
+ *     └──────────────────────────── COMPLETION ◄─────────────────────────────────────┘
+ *
+ * One call to receive() handles a whole batch: a few Atomics loads and stores, at most a
+ * wakeup syscall or two (only when the kernel sets need_wakeup), no allocation. A frame to send
+ * goes out from the very UMEM frame it arrived in; when TX has no room it is dropped, counted
+ * and recycled, never lost.
  */
-import { type FrameHandler, type Port, type PortMode } from '../port/port.js';
+import { Verdict, type FrameHandler, type Port, type PortMode } from '../port/port.js';
 import { Umem } from './umem.js';
 import { XskSocket, type BindMode } from './socket.js';
-import { descAddr, descLen, setAddr } from './ring.js';
+import { descAddr, descLen, getAddr, setAddr, setDesc } from './ring.js';
 
 export interface XdpPortOptions {
   ifindex: number;
@@ -17,6 +24,8 @@ export interface XdpPortOptions {
   frameSize: number;
   frameCount: number;
   ringSize: number;
+  /** TX ring entries (default: ringSize). */
+  txRingSize?: number;
   hugepages?: boolean;
 }
 
@@ -24,7 +33,16 @@ export class XdpPort implements Port {
   readonly mode: Exclude<PortMode, 'raw'>;
   readonly umem: Umem;
   readonly socket: XskSocket;
+  /** Per batch: frames going back to FILL, and frames going out on TX (address, length). */
   private readonly recycled: Uint32Array;
+  private readonly txAddr: Uint32Array;
+  private readonly txLen: Uint32Array;
+  /** Frames on the TX ring or in the kernel's hands until they show up on COMPLETION. */
+  private txOutstanding = 0;
+  /** Frames sent, and frames the handler wanted sent but the TX ring had no room for. */
+  txPackets = 0;
+  txBytes = 0;
+  txRingFull = 0;
   private closed = false;
 
   constructor(readonly opts: XdpPortOptions) {
@@ -37,7 +55,7 @@ export class XdpPort implements Port {
         queue: opts.queue,
         umem: this.umem,
         rxSize: opts.ringSize,
-        txSize: opts.ringSize,
+        txSize: opts.txRingSize ?? opts.ringSize,
         fillSize: opts.ringSize * 2,
         compSize: opts.ringSize,
         bind: opts.bind,
@@ -46,7 +64,10 @@ export class XdpPort implements Port {
       this.umem.close();
       throw e;
     }
-    this.recycled = new Uint32Array(opts.ringSize);
+    const most = Math.max(opts.ringSize, 1024);
+    this.recycled = new Uint32Array(most);
+    this.txAddr = new Uint32Array(most);
+    this.txLen = new Uint32Array(most);
     this.refill();
   }
 
@@ -58,7 +79,7 @@ export class XdpPort implements Port {
   /** Move free frames from the pool to FILL while both have some. */
   private refill(): void {
     const { fill } = this.socket;
-    let n = Math.min(fill.free(this.umem.freeFrames), this.umem.freeFrames);
+    const n = Math.min(fill.free(this.umem.freeFrames), this.umem.freeFrames);
     if (n <= 0) return;
     const idx = fill.reserve(n);
     if (idx < 0) return;
@@ -66,36 +87,115 @@ export class XdpPort implements Port {
     fill.submit(n);
   }
 
+  /** Take sent frames off COMPLETION and put them back in the pool. */
+  private complete(): number {
+    if (this.txOutstanding === 0) return 0;
+    const { comp } = this.socket;
+    const n = comp.peek(this.recycled.length);
+    if (n === 0) return 0;
+    const first = comp.idx;
+    for (let i = 0; i < n; i++) this.umem.free(getAddr(comp, first + i));
+    comp.release(n);
+    this.txOutstanding -= n;
+    return n;
+  }
+
+  /** In copy mode the kernel sends only inside sendto(), and at most a few dozen per call. */
+  private kickIfNeeded(): void {
+    if (this.socket.tx.needsWakeup()) this.socket.kickTx();
+  }
+
   receive(max: number, handler: FrameHandler): number {
-    const { rx, fill } = this.socket;
+    const { rx, fill, tx } = this.socket;
+    if (this.complete() > 0) this.refill();
     const n = rx.peek(max);
     if (n === 0) {
+      if (tx.pending() > 0) this.kickIfNeeded();
       if (fill.needsWakeup()) this.socket.wakeupRx();
       return 0;
     }
     const bytes = this.umem.bytes;
     const recycled = this.recycled;
+    const txAddr = this.txAddr;
+    const txLen = this.txLen;
     const mask = this.umem.frameMask;
     let k = 0;
+    let t = 0;
     const first = rx.idx;
     for (let i = 0; i < n; i++) {
       const addr = descAddr(rx, first + i);
       const len = descLen(rx, first + i);
-      // Every verdict recycles the frame until the forwarding path (Verdict.Transmit) lands.
-      handler.frame(bytes, addr, len);
-      recycled[k++] = (addr & mask) >>> 0;
+      if (handler.frame(bytes, addr, len) === Verdict.Transmit) {
+        txAddr[t] = addr;
+        txLen[t++] = len;
+      } else {
+        recycled[k++] = (addr & mask) >>> 0;
+      }
     }
     rx.release(n);
-    const idx = fill.reserve(k);
-    if (idx >= 0) {
-      for (let i = 0; i < k; i++) setAddr(fill, idx + i, recycled[i]);
-      fill.submit(k);
-    } else {
-      for (let i = 0; i < k; i++) this.umem.free(recycled[i]);
-      this.refill();
+
+    if (t > 0) {
+      // The same UMEM frame goes out: no copy. What the TX ring has no room for is dropped.
+      const room = tx.free(t);
+      const send = room < t ? room : t;
+      if (send > 0) {
+        const idx = tx.reserve(send);
+        for (let i = 0; i < send; i++) {
+          setDesc(tx, idx + i, txAddr[i], txLen[i]);
+          this.txBytes += txLen[i];
+        }
+        tx.submit(send);
+        this.txOutstanding += send;
+        this.txPackets += send;
+        this.kickIfNeeded();
+      }
+      for (let i = send; i < t; i++) recycled[k++] = (txAddr[i] & mask) >>> 0;
+      this.txRingFull += t - send;
     }
+
+    let pooled = false;
+    if (k > 0) {
+      const idx = fill.reserve(k);
+      if (idx >= 0) {
+        for (let i = 0; i < k; i++) setAddr(fill, idx + i, recycled[i]);
+        fill.submit(k);
+      } else {
+        for (let i = 0; i < k; i++) this.umem.free(recycled[i]);
+        pooled = true;
+      }
+    }
+    // Frames that went out leave FILL short: top it up from the pool (completions feed it).
+    if (t > 0 || pooled) this.refill();
     if (fill.needsWakeup()) this.socket.wakeupRx();
     return n;
+  }
+
+  /**
+   * Wait (up to `ms`) until every frame handed to TX has come back on COMPLETION. Call after the
+   * receive loop has stopped.
+   */
+  async drainTx(ms = 1000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.txOutstanding > 0 && Date.now() < deadline) {
+      this.socket.kickTx();
+      this.complete();
+      if (this.txOutstanding > 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    this.refill();
+  }
+
+  /**
+   * Where every UMEM frame is. At rest (loop stopped, TX drained) the parts add up to `total`:
+   * a frame is never lost from the pool.
+   */
+  frameAccount(): { total: number; free: number; fill: number; rx: number; tx: number } {
+    return {
+      total: this.umem.frameCount,
+      free: this.umem.freeFrames,
+      fill: this.socket.fill.pending(),
+      rx: this.socket.rx.pending(),
+      tx: this.txOutstanding,
+    };
   }
 
   /** Set by openXdp: the ports live in the XDP program's map. */

@@ -3,6 +3,8 @@
  * with one line naming the flag, and a non-zero exit.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { existsSync } from 'node:fs';
+import { parseForward, parseNeighbor, type ForwardConfig } from '../forward/rules.js';
 
 export type AttachChoice = 'auto' | 'native' | 'generic';
 export type BindChoice = 'auto' | 'copy' | 'zero-copy';
@@ -21,6 +23,10 @@ export interface XskOptions {
   duration: number;
   force: boolean;
   statsInterval: number;
+  /** Forwarding rules and neighbours from the command line; the config file is read later. */
+  forward: ForwardConfig;
+  config?: string;
+  txRingSize?: number;
 }
 
 function integer(min: number, max: number) {
@@ -61,12 +67,32 @@ export function parsePorts(v: string): number[] {
   return [...out];
 }
 
+/** A repeatable flag: parse each value, keep them all. */
+function collect<T>(parse: (v: string) => T) {
+  return (v: string, prev: T[]): T[] => {
+    try {
+      return [...prev, parse(v)];
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
+  };
+}
+
 export function buildCommand(): Command {
   return new Command('xsk')
-    .description('Receive UDP datagrams for the given ports through AF_XDP, parse them in place, and count them.')
+    .description('Receive UDP datagrams for the given ports through AF_XDP, parse them in place, count them, forward them.')
     .requiredOption('-i, --iface <name>', 'network interface')
     .addOption(new Option('-q, --queue <n>', 'RX queue to bind').default(0).argParser(integer(0, 255)))
-    .requiredOption('-p, --port <ports>', 'UDP destination ports: 9000 or 9000,9001 or 9000-9010', parsePorts)
+    .option('-p, --port <ports>', 'UDP destination ports: 9000 or 9000,9001 or 9000-9010', parsePorts)
+    .option(
+      '--forward <rule>',
+      'forward a frontend port round-robin: 9000=10.0.0.3:9001,[fd00::3]:9001 (repeatable)',
+      collect(parseForward),
+      [],
+    )
+    .option('--neighbor <addr=mac>', "a backend's next-hop MAC, instead of asking the kernel (repeatable)", collect(parseNeighbor), [])
+    .option('--config <file>', 'JSON file with ports, forward rules and neighbours; re-read on SIGHUP')
+    .addOption(new Option('--tx-ring-size <n>', 'TX ring entries (default: --ring-size)').argParser(powerOfTwo(8, 16384)))
     .addOption(
       new Option('-m, --mode <mode>', 'XDP attach mode (auto tries native, then generic)')
         .choices(['auto', 'native', 'generic'])
@@ -92,13 +118,19 @@ export function parseOptions(argv: string[]): XskOptions {
   const o = cmd.opts();
   const ringSize = o.ringSize as number;
   const frames = (o.frames as number | undefined) ?? ringSize * 4;
+  if (o.config !== undefined && !existsSync(o.config)) {
+    cmd.error(`error: option '--config <file>' argument '${o.config}' is invalid. no such file`);
+  }
+  if (!o.port && o.forward.length === 0 && o.config === undefined) {
+    cmd.error("error: no ports: give --port, --forward or --config");
+  }
   if (frames < ringSize * 2) {
     cmd.error(`error: option '--frames <n>' argument '${frames}' is invalid. need at least 2 × --ring-size (${ringSize * 2})`);
   }
   return {
     iface: o.iface,
     queue: o.queue,
-    ports: o.port,
+    ports: o.port ?? [],
     mode: o.mode,
     bind: o.copy ? 'copy' : o.zeroCopy ? 'zero-copy' : 'auto',
     ringSize,
@@ -109,5 +141,8 @@ export function parseOptions(argv: string[]): XskOptions {
     duration: o.duration,
     force: o.force,
     statsInterval: o.statsInterval,
+    forward: { ports: [], rules: o.forward, neighbors: new Map(o.neighbor) },
+    config: o.config,
+    txRingSize: o.txRingSize,
   };
 }

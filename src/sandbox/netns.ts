@@ -4,6 +4,11 @@
  *     namespace <name>-gen                      namespace <name>-dut
  *     gen0  10.199.0.1/24  fd00:199::1/64  <->  dut0  10.199.0.2/24  fd00:199::2/64
  *
+ * With `backends: n`, gen0 joins a bridge br0 in -gen (which then holds -gen's addresses), and n
+ * more namespaces <name>-b1..bn hang off that bridge by their own veths, at 10.199.0.11.. and
+ * fd00:199::11..: one L2 segment with the client, xsk's interface and the backends. Their MACs
+ * are not put in -dut's neighbour table: xsk has to resolve them.
+ *
  * The traffic generator runs in -gen, xsk in -dut (the device under test). Each veth gets one RX
  * and one TX queue unless asked otherwise, so a single flow can't land on a queue xsk isn't
  * bound to. Neighbour entries are static, so no datagram waits on ARP/ND. Deleting the namespaces
@@ -17,6 +22,15 @@ export interface SandboxOptions {
   name?: string;
   rxQueues?: number;
   txQueues?: number;
+  /** Backend namespaces on a bridge with the client (for forwarding tests). */
+  backends?: number;
+}
+
+export interface BackendHost {
+  ns: string;
+  dev: string;
+  addr: string;
+  addr6: string;
 }
 
 function ip(...args: string[]): string {
@@ -42,7 +56,9 @@ export class Sandbox {
   readonly dutAddr6 = 'fd00:199::2';
   genMac = '';
   dutMac = '';
+  readonly backends: BackendHost[] = [];
   private destroyed = false;
+  private readonly extraNs: string[] = [];
 
   constructor(opts: SandboxOptions = {}) {
     const base = `${opts.name ?? 'xsk'}-${process.pid}-${live.size}`;
@@ -62,8 +78,15 @@ export class Sandbox {
       ip('netns', 'add', this.dut);
       ip('link', 'add', this.genIf, 'netns', this.gen, 'numrxqueues', rxq, 'numtxqueues', txq, 'type', 'veth',
         'peer', 'name', this.dutIf, 'netns', this.dut, 'numrxqueues', rxq, 'numtxqueues', txq);
+      // With backends, the client's addresses live on a bridge that gen0 and the backends join.
+      const clientDev = opts.backends ? 'br0' : this.genIf;
+      if (opts.backends) {
+        ip('-n', this.gen, 'link', 'add', 'br0', 'type', 'bridge');
+        ip('-n', this.gen, 'link', 'set', this.genIf, 'master', 'br0');
+        ip('-n', this.gen, 'link', 'set', this.genIf, 'up');
+      }
       for (const [ns, dev, a4, a6] of [
-        [this.gen, this.genIf, this.genAddr, this.genAddr6],
+        [this.gen, clientDev, this.genAddr, this.genAddr6],
         [this.dut, this.dutIf, this.dutAddr, this.dutAddr6],
       ]) {
         ip('-n', ns, 'link', 'set', 'lo', 'up');
@@ -71,7 +94,26 @@ export class Sandbox {
         ip('-n', ns, 'addr', 'add', `${a6}/64`, 'dev', dev, 'nodad');
         ip('-n', ns, 'link', 'set', dev, 'up');
       }
-      this.genMac = macOf(this.gen, this.genIf);
+      for (let i = 1; i <= (opts.backends ?? 0); i++) {
+        const b: BackendHost = { ns: `${base}-b${i}`, dev: 'bk0', addr: `10.199.0.${10 + i}`, addr6: `fd00:199::${10 + i}` };
+        ip('netns', 'add', b.ns);
+        this.extraNs.push(b.ns);
+        ip('link', 'add', `bk${i}`, 'netns', this.gen, 'type', 'veth', 'peer', 'name', b.dev, 'netns', b.ns);
+        ip('-n', this.gen, 'link', 'set', `bk${i}`, 'master', 'br0');
+        ip('-n', this.gen, 'link', 'set', `bk${i}`, 'up');
+        ip('-n', b.ns, 'link', 'set', 'lo', 'up');
+        ip('-n', b.ns, 'addr', 'add', `${b.addr}/24`, 'dev', b.dev);
+        ip('-n', b.ns, 'addr', 'add', `${b.addr6}/64`, 'dev', b.dev, 'nodad');
+        ip('-n', b.ns, 'link', 'set', b.dev, 'up');
+        this.backends.push(b);
+      }
+      // veth offloads checksums: without this the client's frames would carry partial UDP
+      // checksums that no wire ever sees, and a forwarder's incremental update would keep them
+      // partial. With it, frames look as they would on a real link.
+      for (const dev of new Set([this.genIf, clientDev])) {
+        execFileSync('ip', ['netns', 'exec', this.gen, 'ethtool', '-K', dev, 'tx', 'off'], { stdio: 'ignore' });
+      }
+      this.genMac = macOf(this.gen, clientDev);
       this.dutMac = macOf(this.dut, this.dutIf);
       for (const [ns, dev, peer4, peer6, mac] of [
         [this.gen, this.genIf, this.dutAddr, this.dutAddr6, this.dutMac],
@@ -105,7 +147,7 @@ export class Sandbox {
     if (this.destroyed) return;
     this.destroyed = true;
     live.delete(this);
-    for (const ns of [this.gen, this.dut]) {
+    for (const ns of [this.gen, this.dut, ...this.extraNs]) {
       try {
         // Whatever still runs in the namespace (a test's xsk whose test failed) goes with it.
         for (const pid of ip('netns', 'pids', ns).split('\n').filter(Boolean)) {

@@ -8,6 +8,7 @@
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
+import { patternByte } from './pattern.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +32,8 @@ const burst = Math.max(1, Number(values.burst));
 const gapMs = Number(values['gap-ms']);
 const deadline = Date.now() + Number(values.seconds) * 1000;
 const payload = Buffer.alloc(Number(values.size));
+// After the 4-byte sequence number, a fixed pattern a receiver can check byte for byte.
+for (let j = 4; j < payload.length; j++) payload[j] = patternByte(j);
 const sock = dgram.createSocket(isIPv6(to) ? 'udp6' : 'udp4');
 const started = process.hrtime.bigint();
 let sent = 0;
@@ -58,9 +61,11 @@ function step(): void {
   }
   for (let i = 0; i < burst && sent < count; i++) {
     // The first 4 bytes carry the datagram's number, so a receiver can check order and content.
-    payload.writeUInt32BE(sent >>> 0, 0);
+    // dgram copies the data only when it really sends: each datagram needs its own buffer.
+    const dgram = Buffer.from(payload);
+    dgram.writeUInt32BE(sent >>> 0, 0);
     inflight++;
-    sock.send(payload, port, to, onSent);
+    sock.send(dgram, port, to, onSent);
     sent++;
   }
   if (gapMs > 0) setTimeout(step, gapMs);

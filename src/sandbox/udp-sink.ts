@@ -1,11 +1,12 @@
 /**
  * Count UDP datagrams that reach the kernel's socket layer on a port, for a bounded time:
  *   node dist/sandbox/udp-sink.js --port P [--family 4|6] [--seconds S]
- * Prints "ready" on stderr once bound, and {"received": n, "bytes": b} on stdout at the end
+ * Prints "ready" on stderr once bound, and {"received", "bytes", "corrupt", "distinct"} on stdout at the end
  * (after --seconds, or at SIGTERM).
  */
 import dgram from 'node:dgram';
 import { parseArgs } from 'node:util';
+import { patternByte } from './pattern.js';
 
 const { values } = parseArgs({
   options: {
@@ -17,12 +18,22 @@ const { values } = parseArgs({
 const sock = dgram.createSocket(values.family === '6' ? 'udp6' : 'udp4');
 let received = 0;
 let bytes = 0;
+/** Datagrams whose payload is not udp-send's (sequence number + pattern), byte for byte. */
+let corrupt = 0;
+const seqs = new Set<number>();
 sock.on('message', (m) => {
   received++;
   bytes += m.length;
+  if (m.length >= 4) seqs.add(m.readUInt32BE(0));
+  for (let j = 4; j < m.length; j++) {
+    if (m[j] !== patternByte(j)) {
+      corrupt++;
+      break;
+    }
+  }
 });
 function finish(): void {
-  process.stdout.write(JSON.stringify({ received, bytes }) + '\n');
+  process.stdout.write(JSON.stringify({ received, bytes, corrupt, distinct: seqs.size }) + '\n');
   process.exit(0);
 }
 sock.bind(Number(values.port), () => process.stderr.write('ready\n'));

@@ -96,3 +96,30 @@ export function runTool(sandbox: Sandbox, ns: string, tool: string, args: string
     });
   });
 }
+
+export interface RunningSink {
+  /** Resolves once the socket is bound. */
+  ready: Promise<void>;
+  /** SIGTERM it and read its JSON line. */
+  stop(): Promise<Record<string, any>>;
+}
+
+/** Start udp-sink in a namespace: it counts (and checks) what reaches a kernel UDP socket. */
+export function startSink(sandbox: Sandbox, ns: string, port: number, family: 4 | 6 = 4, seconds = 60): RunningSink {
+  const child = sandbox.spawn(ns, process.execPath, [`${DIST_SANDBOX}udp-sink.js`, '--port', String(port), '--family', String(family), '--seconds', String(seconds)]);
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stderr!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`udp-sink exited ${code} before it was ready`)));
+  });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return {
+    ready,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+      return JSON.parse(out.trim().split('\n').pop() ?? '');
+    },
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * The load balancer's hot path: a datagram to a frontend port is rewritten in place for the
+ * next backend of that port (round-robin, skipping backends whose MAC is not known yet) and
+ * sent out of the TX ring in the same UMEM frame.
+ *
+ * Rewrite: destination MAC ← the backend's next hop, source MAC ← the interface's, destination
+ * address and port ← the backend's, TTL/hop limit − 1. Checksums are updated incrementally
+ * (RFC 1624): the IPv4 header checksum for the address and TTL, the UDP checksum for the
+ * address (pseudo-header) and port. An IPv4 UDP checksum of 0 ("none") stays 0; a computed 0
+ * is sent as 0xffff, as RFC 768 asks.
+ */
+import { Verdict } from '../port/port.js';
+import type { FrameParser } from '../frame/parse.js';
+import { NEXT, type Stage } from '../app/stage.js';
+import { csumReplace16, replaceWords, setWord, word } from './checksum.js';
+import type { BackendSlot, ForwardTable } from './table.js';
+
+export class ForwardStage implements Stage {
+  table: ForwardTable;
+  readonly srcMac: Uint8Array;
+  forwarded = 0;
+  ttlExpired = 0;
+  unresolved = 0;
+  familyMismatch = 0;
+
+  constructor(table: ForwardTable, srcMac: Uint8Array) {
+    this.table = table;
+    this.srcMac = srcMac;
+  }
+
+  datagram(buf: Uint8Array, off: number, _len: number, p: FrameParser): Verdict | typeof NEXT {
+    const t = this.table;
+    const ri = t.byPort[p.dstPort];
+    if (ri < 0) return NEXT;
+    const rule = t.rules[ri];
+    const backends = rule.backends;
+    const n = backends.length;
+    let b: BackendSlot | undefined;
+    for (let tries = 0; tries < n; tries++) {
+      const c = backends[rule.next];
+      rule.next = rule.next + 1 === n ? 0 : rule.next + 1;
+      if (c.resolved) {
+        b = c;
+        break;
+      }
+    }
+    if (b === undefined) {
+      this.unresolved++;
+      return Verdict.Drop;
+    }
+    if (b.family !== p.ipVersion) {
+      this.familyMismatch++;
+      return Verdict.Drop;
+    }
+    if (p.ttl <= 1) {
+      this.ttlExpired++;
+      return Verdict.Drop;
+    }
+
+    // Ethernet: destination = the backend's next hop, source = us.
+    const mac = b.mac;
+    const src = this.srcMac;
+    for (let i = 0; i < 6; i++) {
+      buf[off + i] = mac[i];
+      buf[off + 6 + i] = src[i];
+    }
+
+    const l3 = p.l3Offset;
+    const l4 = p.l4Offset;
+    const udpCsumAt = l4 + 6;
+    let udpCsum = word(buf, udpCsumAt);
+    const udpCsumOn = p.ipVersion === 6 || udpCsum !== 0;
+
+    if (p.ipVersion === 4) {
+      // TTL shares a header word with the protocol; the IPv4 header checksum covers both.
+      let ipCsum = word(buf, l3 + 10);
+      const ttlWord = word(buf, l3 + 8);
+      const newTtlWord = ttlWord - 0x100;
+      ipCsum = csumReplace16(ipCsum, ttlWord, newTtlWord);
+      setWord(buf, l3 + 8, newTtlWord);
+      // The destination address is in both the IP header and the UDP pseudo-header.
+      const before0 = word(buf, p.dstAddrOffset);
+      const before1 = word(buf, p.dstAddrOffset + 2);
+      ipCsum = replaceWords(buf, p.dstAddrOffset, b.addrWords, ipCsum);
+      setWord(buf, l3 + 10, ipCsum);
+      if (udpCsumOn) {
+        udpCsum = csumReplace16(udpCsum, before0, b.addrWords[0]);
+        udpCsum = csumReplace16(udpCsum, before1, b.addrWords[1]);
+      }
+    } else {
+      buf[l3 + 7] -= 1; // hop limit: not covered by any checksum
+      udpCsum = replaceWords(buf, p.dstAddrOffset, b.addrWords, udpCsum);
+    }
+
+    const oldPort = word(buf, l4 + 2);
+    setWord(buf, l4 + 2, b.port);
+    if (udpCsumOn) {
+      udpCsum = csumReplace16(udpCsum, oldPort, b.port);
+      setWord(buf, udpCsumAt, udpCsum === 0 ? 0xffff : udpCsum);
+    }
+
+    b.forwarded++;
+    this.forwarded++;
+    return Verdict.Transmit;
+  }
+}
