@@ -1,0 +1,175 @@
+/** The forwarder's rewrite and rules, on crafted frames (no network). */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { FrameParser } from '../../src/frame/parse.js';
+import { Verdict } from '../../src/port/port.js';
+import { NEXT } from '../../src/app/stage.js';
+import { ForwardStage } from '../../src/forward/stage.js';
+import { ForwardTable, macBytes } from '../../src/forward/table.js';
+import { csumReplace16 } from '../../src/forward/checksum.js';
+import { parseForward, parseNeighbor, mergeConfig, allPorts, RuleError, parseBackend } from '../../src/forward/rules.js';
+import { buildUdpFrame, ipv4Checksum, udpChecksum, parseIp, onesComplementSum } from '../helpers/frames.js';
+import { mulberry32 } from '../helpers/prng.js';
+
+const OUR_MAC = '02:00:00:00:00:aa';
+
+function stageFor(rule: string, macs: Record<string, string>) {
+  const table = new ForwardTable([parseForward(rule)]);
+  for (const b of table.backends()) if (macs[b.addr]) b.setMac(macs[b.addr]);
+  return new ForwardStage(table, macBytes(OUR_MAC));
+}
+
+/** Run the stage on a frame placed at an offset in a bigger buffer, as in the UMEM. */
+function forward(stage: ForwardStage, frame: Uint8Array) {
+  const buf = new Uint8Array(4096);
+  const off = 256;
+  buf.set(frame, off);
+  const p = new FrameParser();
+  assert.equal(p.parse(buf, off, frame.length), -1, 'fixture parses');
+  const verdict = stage.datagram(buf, off, frame.length, p);
+  return { verdict, out: buf.slice(off, off + frame.length) };
+}
+
+/** Check the rewritten frame as a receiver would: it parses, and both checksums verify. */
+function assertValid(out: Uint8Array, v: 4 | 6) {
+  const p = new FrameParser({ verifyUdpChecksum: true });
+  assert.equal(p.parse(out, 0, out.length), -1, 'rewritten frame is valid, UDP checksum included');
+  if (v === 4) {
+    const hdr = out.subarray(p.l3Offset, p.l3Offset + p.ipHeaderLength);
+    assert.equal(ipv4Checksum(hdr), (out[p.l3Offset + 10] << 8) | out[p.l3Offset + 11]);
+  }
+  const udp = out.subarray(p.l4Offset, p.l4Offset + p.udpLength);
+  const src = out.subarray(p.srcAddrOffset, p.srcAddrOffset + (v === 4 ? 4 : 16));
+  const dst = out.subarray(p.dstAddrOffset, p.dstAddrOffset + (v === 4 ? 4 : 16));
+  if ((udp[6] << 8 | udp[7]) !== 0) {
+    const copy = Uint8Array.from(udp);
+    copy[6] = copy[7] = 0;
+    let expect = udpChecksum(src, dst, copy);
+    if (expect === 0) expect = 0xffff;
+    assert.equal((udp[6] << 8) | udp[7], expect, 'UDP checksum');
+  }
+  return p;
+}
+
+describe('forward stage', () => {
+  it('rewrites MACs, address, port and TTL, with valid IPv4 checksums', () => {
+    const s = stageFor('9000=10.1.2.3:7000', { '10.1.2.3': '02:00:00:00:00:03' });
+    const { verdict, out } = forward(s, buildUdpFrame({ dstPort: 9000, srcIp: '10.0.0.1', dstIp: '10.0.0.2', ttl: 64, payload: 33 }));
+    assert.equal(verdict, Verdict.Transmit);
+    const p = assertValid(out, 4);
+    assert.deepEqual([...out.subarray(0, 6)], [...macBytes('02:00:00:00:00:03')]);
+    assert.deepEqual([...out.subarray(6, 12)], [...macBytes(OUR_MAC)]);
+    assert.equal(p.formatDstAddr(out), '10.1.2.3');
+    assert.equal(p.formatSrcAddr(out), '10.0.0.1');
+    assert.equal(p.dstPort, 7000);
+    assert.equal(p.ttl, 63);
+  });
+
+  it('keeps an IPv4 UDP checksum of 0 at 0', () => {
+    const s = stageFor('9000=10.1.2.3:7000', { '10.1.2.3': '02:00:00:00:00:03' });
+    const { out } = forward(s, buildUdpFrame({ dstPort: 9000, udpChecksum: 0 }));
+    const p = assertValid(out, 4);
+    assert.equal((out[p.l4Offset + 6] << 8) | out[p.l4Offset + 7], 0);
+  });
+
+  it('rewrites IPv6 with a valid UDP checksum and one hop less', () => {
+    const s = stageFor('9000=[fd00:1::3]:7001', { 'fd00:1::3': '02:00:00:00:00:06' });
+    const { verdict, out } = forward(s, buildUdpFrame({ ipVersion: 6, dstPort: 9000, ttl: 10, payload: 101 }));
+    assert.equal(verdict, Verdict.Transmit);
+    const p = assertValid(out, 6);
+    assert.equal(p.formatDstAddr(out), 'fd00:1::3');
+    assert.equal(p.dstPort, 7001);
+    assert.equal(p.ttl, 9);
+  });
+
+  it('keeps checksums right under VLAN tags and IPv4 options, for random fields', () => {
+    const rnd = mulberry32(7);
+    for (let i = 0; i < 2000; i++) {
+      const v = rnd() < 0.5 ? 4 : 6;
+      const backend = v === 4 ? `10.${(rnd() * 256) | 0}.${(rnd() * 256) | 0}.${(rnd() * 256) | 0}` : `fd00:${((rnd() * 65536) | 0).toString(16)}::${((rnd() * 65536) | 0).toString(16)}`;
+      const bport = 1 + ((rnd() * 65535) | 0);
+      const s = stageFor(`9000=${v === 4 ? backend : `[${backend}]`}:${bport}`, { [backend]: '02:00:00:00:00:09' });
+      const frame = buildUdpFrame({
+        ipVersion: v,
+        dstPort: 9000,
+        srcPort: 1 + ((rnd() * 65535) | 0),
+        ttl: 2 + ((rnd() * 250) | 0),
+        payload: (rnd() * 200) | 0,
+        vlans: rnd() < 0.3 ? [{ id: 5 }] : [],
+        ihl: v === 4 && rnd() < 0.3 ? 6 + ((rnd() * 10) | 0) : undefined,
+      });
+      const { verdict, out } = forward(s, frame);
+      assert.equal(verdict, Verdict.Transmit);
+      const p = assertValid(out, v);
+      assert.equal(p.dstPort, bport);
+    }
+  });
+
+  it('goes round-robin, skipping backends without a MAC', () => {
+    const s = stageFor('9000=10.0.0.11:1,10.0.0.12:2,10.0.0.13:3', { '10.0.0.11': '02:00:00:00:00:11', '10.0.0.13': '02:00:00:00:00:13' });
+    const ports: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const { out } = forward(s, buildUdpFrame({ dstPort: 9000 }));
+      const p = new FrameParser();
+      p.parse(out, 0, out.length);
+      ports.push(p.dstPort);
+    }
+    assert.deepEqual(ports, [1, 3, 1, 3, 1, 3]);
+    assert.equal(s.table.backends()[1].forwarded, 0);
+  });
+
+  it('drops and counts: no backend resolved, TTL 1, wrong family; passes other ports on', () => {
+    const none = stageFor('9000=10.0.0.11:1', {});
+    assert.equal(forward(none, buildUdpFrame({ dstPort: 9000 })).verdict, Verdict.Drop);
+    assert.equal(none.unresolved, 1);
+    const s = stageFor('9000=10.0.0.11:1', { '10.0.0.11': '02:00:00:00:00:11' });
+    assert.equal(forward(s, buildUdpFrame({ dstPort: 9000, ttl: 1 })).verdict, Verdict.Drop);
+    assert.equal(s.ttlExpired, 1);
+    assert.equal(forward(s, buildUdpFrame({ ipVersion: 6, dstPort: 9000 })).verdict, Verdict.Drop);
+    assert.equal(s.familyMismatch, 1);
+    assert.equal(forward(s, buildUdpFrame({ dstPort: 9001 })).verdict, NEXT);
+    assert.equal(s.forwarded, 0);
+  });
+});
+
+describe('incremental checksum', () => {
+  it('matches a full recomputation for random word changes (RFC 1624)', () => {
+    const rnd = mulberry32(99);
+    for (let i = 0; i < 5000; i++) {
+      const data = Uint8Array.from({ length: 20 }, () => (rnd() * 256) | 0);
+      const csum = ~onesComplementSum(data) & 0xffff;
+      const at = ((rnd() * 10) | 0) * 2;
+      const old = (data[at] << 8) | data[at + 1];
+      const nw = (rnd() * 65536) | 0;
+      data[at] = nw >> 8;
+      data[at + 1] = nw & 0xff;
+      const full = ~onesComplementSum(data) & 0xffff;
+      const inc = csumReplace16(csum, old, nw);
+      // 0x0000 and 0xffff are the same value in one's complement.
+      assert.ok(inc === full || (inc ^ full) === 0xffff && (inc === 0 || full === 0), `${inc} vs ${full}`);
+    }
+  });
+});
+
+describe('forward rules', () => {
+  it('parses frontends, IPv4 and IPv6 backends, neighbours', () => {
+    const r = parseForward('9000=10.0.0.3:9001,[fd00::3]:9002');
+    assert.equal(r.frontPort, 9000);
+    assert.deepEqual(r.backends, [
+      { addr: '10.0.0.3', family: 4, port: 9001 },
+      { addr: 'fd00::3', family: 6, port: 9002 },
+    ]);
+    assert.deepEqual(parseNeighbor('10.0.0.3=02:AA:00:00:00:03'), ['10.0.0.3', '02:aa:00:00:00:03']);
+  });
+
+  for (const bad of ['9000', '9000=', '70000=10.0.0.3:1', '9000=10.0.0.3', '9000=10.0.0.3:0', '9000=host:80', '9000=fd00::3:80']) {
+    it(`rejects --forward ${bad}`, () => assert.throws(() => parseForward(bad), RuleError));
+  }
+
+  it('rejects a frontend port with two rules, and lists every port', () => {
+    const cli = { ports: [9100], rules: [parseForward('9000=10.0.0.3:1')], neighbors: new Map() };
+    assert.throws(() => mergeConfig(cli, { ports: [], rules: [parseForward('9000=10.0.0.4:1')], neighbors: new Map() }), /two rules/);
+    assert.deepEqual(allPorts(mergeConfig(cli)), [9000, 9100]);
+    assert.throws(() => parseBackend('[zz::1]:5'), RuleError);
+  });
+});
