@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { Sandbox } from '../src/sandbox/netns.js';
 import { XskProcess } from '../src/sandbox/xsk-process.js';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, count: { type: 'string', default: '10000000' } } });
 const runs = Number(values.runs);
@@ -29,7 +30,8 @@ async function once(sb: Sandbox, mode: 'native' | 'generic'): Promise<Run> {
   const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000', '--mode', mode, '--stats-interval', '0']);
   // taskset through the namespace: xsk on CPU 1, the generator (and its softirq) on CPU 0.
   await xsk.up();
-  sb.exec(sb.dut, 'sh', ['-c', `taskset -a -p -c 1 $(pgrep -f -n 'dist/xsk.js --iface ${sb.dutIf}') >/dev/null`]);
+  // `ip netns exec` execs node in place: the child's pid is xsk's.
+  execFileSync('taskset', ['-a', '-p', '-c', '1', String(xsk.child.pid)], { stdio: 'ignore' });
   const gen = JSON.parse(
     sb.exec(sb.gen, 'taskset', ['-c', '0', process.execPath, GEN, '--iface', sb.genIf, '--dst-mac', sb.dutMac,
       '--src-mac', sb.genMac, '--src-ip', sb.genAddr, '--dst-ip', sb.dutAddr, '--dst-port', '9000',

@@ -6,8 +6,8 @@ mkdir -p dist/bpf build
 npx tsc -p tsconfig.json
 chmod +x dist/xsk.js
 # -I for asm/types.h, which Debian keeps under the multiarch include directory.
-clang -O2 -g -Wall -Werror -target bpf -I"/usr/include/$(gcc -dumpmachine)" \
-  -c bpf/xsk_redirect.c -o dist/bpf/xsk_redirect.o
-clang -O2 -g -Wall -Werror -target bpf -I"/usr/include/$(gcc -dumpmachine)" \
-  -c bpf/xsk_gen.c -o dist/bpf/xsk_gen.o
+for prog in xsk_redirect xsk_gen xsk_sink; do
+  clang -O2 -g -Wall -Werror -target bpf -I"/usr/include/$(gcc -dumpmachine)" \
+    -c "bpf/$prog.c" -o "dist/bpf/$prog.o"
+done
 make -s -C native/umem OUT="$PWD/build"
