@@ -150,7 +150,8 @@ export class Sandbox {
     for (const ns of [this.gen, this.dut, ...this.extraNs]) {
       try {
         // Whatever still runs in the namespace (a test's xsk whose test failed) goes with it.
-        for (const pid of ip('netns', 'pids', ns).split('\n').filter(Boolean)) {
+        // (Not this process: a test may have entered the namespace itself.)
+        for (const pid of ip('netns', 'pids', ns).split('\n').filter((p) => p && Number(p) !== process.pid)) {
           try {
             process.kill(Number(pid), 'SIGKILL');
           } catch {
