@@ -13,6 +13,9 @@ import { Pipeline } from './app/pipeline.js';
 import type { Component, Stage } from './app/stage.js';
 import { RxLoop } from './rx/loop.js';
 import { Forwarder } from './forward/component.js';
+import { RxClock } from './rx/rx-clock.js';
+import { initLatency, Latency } from './metrics/latency.js';
+import { MetricsComponent } from './metrics/component.js';
 import { log } from './log.js';
 
 function fail(msg: string): never {
@@ -82,7 +85,24 @@ if (forwarder) {
 }
 
 const startedAt = process.hrtime.bigint();
-const pipeline = new Pipeline(stages);
+await initLatency();
+const latency = opts.latency ? new Latency() : undefined;
+// AF_XDP frames carry the XDP program's receive stamp in the metadata area in front of them.
+const pipeline = new Pipeline(stages, { clock: new RxClock(port.mode === 'native' || port.mode === 'generic'), latency });
+components.push(
+  new MetricsComponent({
+    listen: opts.metrics,
+    labels: { iface: opts.iface, queue: String(opts.queue), mode: port.mode },
+    sources: {
+      pipeline,
+      port,
+      latency,
+      programCounters: () => datapath.program.counters(),
+      tx: () => ({ packets: datapath.port.txPackets, bytes: datapath.port.txBytes, drops: { ring_full: datapath.port.txRingFull } }),
+    },
+    components,
+  }),
+);
 const loop = new RxLoop(port, pipeline, { batchSize: opts.batchSize });
 const reporter = new StatsReporter(pipeline, port, components);
 for (const c of components) await c.start?.();

@@ -127,6 +127,7 @@ export class XdpPort implements Port {
     let k = 0;
     let t = 0;
     const first = rx.idx;
+    handler.beginBatch?.();
     for (let i = 0; i < n; i++) {
       const addr = descAddr(rx, first + i);
       const len = descLen(rx, first + i);
@@ -157,6 +158,7 @@ export class XdpPort implements Port {
       for (let i = send; i < t; i++) recycled[k++] = (txAddr[i] & mask) >>> 0;
       this.txRingFull += t - send;
     }
+    handler.endBatch?.();
 
     let pooled = false;
     if (k > 0) {
@@ -218,8 +220,10 @@ export class XdpPort implements Port {
     return this.socket.statistics() as Record<string, number>;
   }
 
-  ringLevels(): { fill: number; rx: number } {
-    return { fill: this.socket.fill.pending(), rx: this.socket.rx.pending() };
+  /** Entries waiting in each ring (for the ring fill-level metrics). */
+  ringLevels(): Record<string, number> {
+    const s = this.socket;
+    return { fill: s.fill.pending(), rx: s.rx.pending(), tx: s.tx.pending(), completion: s.comp.pending() };
   }
 
   close(): void {

@@ -1,11 +1,15 @@
 /**
  * The frame handler every port calls: parse in place, count what arrived, count malformed
- * frames by reason (and drop them), then hand valid datagrams to the stages in order.
+ * frames by reason (and drop them), then hand valid datagrams to the stages in order. With a
+ * clock and histograms it also measures kernel-RX → userspace for every stamped frame and
+ * kernel-RX → TX for every frame sent (taken once the port has kicked TX, at endBatch).
  */
 import { Verdict, type FrameHandler } from '../port/port.js';
 import { FrameParser } from '../frame/parse.js';
 import { InvalidCounters } from '../frame/invalid-reason.js';
 import { NEXT, type Stage } from './stage.js';
+import { RxClock } from '../rx/rx-clock.js';
+import { Latency } from '../metrics/latency.js';
 
 export class Pipeline implements FrameHandler {
   readonly parser = new FrameParser();
@@ -16,14 +20,30 @@ export class Pipeline implements FrameHandler {
   datagrams = 0;
   payloadBytes = 0;
   private readonly stages: Stage[];
+  private readonly clock: RxClock;
+  private readonly latency?: Latency;
+  /** Receive times of this batch's frames that are going out on TX. */
+  private readonly txTimes = new Float64Array(4096);
+  private txCount = 0;
 
-  constructor(stages: Stage[] = []) {
+  constructor(stages: Stage[] = [], opts: { clock?: RxClock; latency?: Latency } = {}) {
     this.stages = stages;
+    this.clock = opts.clock ?? new RxClock(false);
+    this.latency = opts.latency;
+  }
+
+  beginBatch(): void {
+    this.clock.beginBatch();
   }
 
   frame(buf: Uint8Array, off: number, len: number): Verdict {
     this.packets++;
     this.bytes += len;
+    const clock = this.clock;
+    const stampedBefore = clock.stamped;
+    const rxNs = clock.frameTime(buf, off);
+    const lat = this.latency;
+    if (lat !== undefined && clock.stamped !== stampedBefore) Latency.record(lat.rx_to_user, clock.batchNs - rxNs);
     const p = this.parser;
     const reason = p.parse(buf, off, len);
     if (reason >= 0) {
@@ -34,9 +54,27 @@ export class Pipeline implements FrameHandler {
     this.payloadBytes += p.payloadLength;
     const stages = this.stages;
     for (let i = 0; i < stages.length; i++) {
-      const v = stages[i].datagram(buf, off, len, p);
-      if (v !== NEXT) return v;
+      const v = stages[i].datagram(buf, off, len, p, rxNs);
+      if (v !== NEXT) {
+        if (v === Verdict.Transmit && lat !== undefined && this.txCount < this.txTimes.length) this.txTimes[this.txCount++] = rxNs;
+        return v;
+      }
     }
     return Verdict.Drop;
+  }
+
+  endBatch(): void {
+    const n = this.txCount;
+    if (n === 0 || this.latency === undefined) return;
+    this.txCount = 0;
+    const now = this.clock.now();
+    const h = this.latency.rx_to_tx;
+    for (let i = 0; i < n; i++) Latency.record(h, now - this.txTimes[i]);
+  }
+
+  /** 'kernel' when frames carry the XDP program's receive stamp, 'userspace' when they don't. */
+  timeSource(): 'kernel' | 'userspace' | 'none' {
+    const c = this.clock;
+    return c.stamped > 0 ? 'kernel' : c.unstamped > 0 ? 'userspace' : 'none';
   }
 }

@@ -12,12 +12,16 @@
  */
 import type { Verdict } from '../port/port.js';
 import type { FrameParser } from '../frame/parse.js';
+import type { Registry } from 'prom-client';
 
 export const NEXT = -1;
 
 export interface Stage {
-  /** `buf[off, off+len)` is the whole frame; `p` has parsed it. */
-  datagram(buf: Uint8Array, off: number, len: number, p: FrameParser): Verdict | typeof NEXT;
+  /**
+   * `buf[off, off+len)` is the whole frame; `p` has parsed it; `rxNs` is when it was received
+   * (CLOCK_MONOTONIC ns: the kernel's stamp where the port has one, else the batch's time).
+   */
+  datagram(buf: Uint8Array, off: number, len: number, p: FrameParser, rxNs: number): Verdict | typeof NEXT;
 }
 
 export interface Component {
@@ -29,4 +33,9 @@ export interface Component {
   statsLine?(): string;
   /** Merged into the exit JSON under the component's own keys. */
   summary?(): Record<string, unknown>;
+  /**
+   * Register Prometheus metrics (prom-client) that read the component's counters when scraped
+   * (`collect`), so the hot path pays nothing. `labels` are the common ones (iface, queue, mode).
+   */
+  metrics?(registry: Registry, labels: Record<string, string>): void;
 }

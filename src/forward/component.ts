@@ -5,6 +5,8 @@
  * XDP program. Reports per-backend counts and drops by reason.
  */
 import type { Component } from '../app/stage.js';
+import type { Registry } from 'prom-client';
+import { counterFrom } from '../metrics/prom.js';
 import type { Port } from '../port/port.js';
 import { log } from '../log.js';
 import { allPorts, mergeConfig, readConfig, type ForwardConfig } from './rules.js';
@@ -119,14 +121,33 @@ export class Forwarder implements Component {
     return `fwd ${s.forwarded} (drops: ttl ${s.ttlExpired}, unresolved ${s.unresolved})`;
   }
 
+  metrics(reg: Registry, base: Record<string, string>): void {
+    const labels = Object.keys(base);
+    counterFrom(reg, 'xsk_forwarded_packets_total', 'Datagrams forwarded, per backend.', [...labels, 'backend'], () =>
+      Object.entries(this.perBackend()).map(([backend, v]) => [{ ...base, backend }, v]),
+    );
+    counterFrom(reg, 'xsk_forward_dropped_total', 'Datagrams the forwarder dropped, by reason.', [...labels, 'reason'], () => {
+      const s = this.stage;
+      return [
+        [{ ...base, reason: 'ttl_expired' }, s.ttlExpired],
+        [{ ...base, reason: 'unresolved' }, s.unresolved],
+        [{ ...base, reason: 'family_mismatch' }, s.familyMismatch],
+      ];
+    });
+  }
+
+  private perBackend(): Record<string, number> {
+    const out: Record<string, number> = Object.fromEntries(this.retired);
+    for (const b of this.stage.table.backends()) out[b.name] = b.forwarded;
+    return out;
+  }
+
   summary(): Record<string, unknown> {
     const s = this.stage;
-    const perBackend: Record<string, number> = Object.fromEntries(this.retired);
-    for (const b of s.table.backends()) perBackend[b.name] = b.forwarded;
     return {
       forward: {
         forwarded: s.forwarded,
-        per_backend: perBackend,
+        per_backend: this.perBackend(),
         drops: { ttl_expired: s.ttlExpired, unresolved: s.unresolved, family_mismatch: s.familyMismatch },
       },
     };

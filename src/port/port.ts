@@ -16,8 +16,12 @@ export const enum Verdict {
 }
 
 export interface FrameHandler {
+  /** Called by the port before the frames of one batch. */
+  beginBatch?(): void;
   /** `buf[off, off+len)` is the frame; valid only during the call. Returns a Verdict. */
   frame(buf: Uint8Array, off: number, len: number): Verdict;
+  /** Called by the port after the batch, once what was to be sent is on its way. */
+  endBatch?(): void;
 }
 
 export type PortMode = 'native' | 'generic' | 'raw';
@@ -34,5 +38,7 @@ export interface Port {
   kernelStats(): Record<string, number>;
   /** Change the UDP destination ports steered to this port, at runtime (no reattach, no reopen). */
   setPorts(ports: number[]): void;
+  /** Entries waiting in each of the port's rings, by ring name (for metrics). */
+  ringLevels?(): Record<string, number>;
   close(): void;
 }

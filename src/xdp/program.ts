@@ -16,7 +16,7 @@ import * as bpf from '../sys/libbpf.js';
 
 export type AttachMode = 'native' | 'generic';
 
-const COUNTER_NAMES = ['seen', 'redirected', 'passed'] as const;
+const COUNTER_NAMES = ['seen', 'redirected', 'passed', 'meta_failed'] as const;
 export type ProgramCounters = Record<(typeof COUNTER_NAMES)[number], number>;
 
 /** Where the build puts a compiled BPF object: dist/bpf/ (also found from src/ under tsx). */
@@ -141,7 +141,7 @@ export class XdpProgram {
   counters(): ProgramCounters {
     const key = Buffer.alloc(4);
     const vals = Buffer.alloc(8 * this.ncpus);
-    const out = { seen: 0, redirected: 0, passed: 0 };
+    const out = { seen: 0, redirected: 0, passed: 0, meta_failed: 0 };
     COUNTER_NAMES.forEach((name, i) => {
       key.writeUInt32LE(i);
       if (bpf.bpf_map_lookup_elem(this.countersFd, key, vals) < 0) return;

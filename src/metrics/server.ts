@@ -1,0 +1,56 @@
+/**
+ * `--metrics HOST:PORT`: an HTTP endpoint serving GET /metrics in the Prometheus text format
+ * from a prom-client registry (with the default process metrics). Loopback by default.
+ */
+import http from 'node:http';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { AddressInfo } from 'node:net';
+
+export class MetricsServer {
+  readonly registry = new Registry();
+  private server?: http.Server;
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+  ) {
+    collectDefaultMetrics({ register: this.registry });
+    // prom-client names these gauges *_total, which Prometheus's own lint (promtool check
+    // metrics) rejects: only counters may end in _total. The same numbers stay available as
+    // nodejs_active_handles / nodejs_active_requests / nodejs_active_resources.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
+  }
+
+  async start(): Promise<AddressInfo> {
+    this.server = http.createServer((req, res) => {
+      if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+        res.writeHead(404).end('only GET /metrics here\n');
+        return;
+      }
+      this.registry.metrics().then(
+        (body) => res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(body),
+        (e: Error) => res.writeHead(500).end(`${e.message}\n`),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.port, this.host, () => resolve());
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+}
+
+/** HOST:PORT or [IPv6]:PORT. */
+export function parseListenAddress(v: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(v) ?? /^([^:]+):(\d+)$/.exec(v);
+  if (!m || Number(m[2]) > 65535) throw new Error(`"${v}" is not HOST:PORT or [IPv6]:PORT`);
+  return { host: m[1], port: Number(m[2]) };
+}

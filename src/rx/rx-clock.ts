@@ -1,0 +1,46 @@
+/**
+ * When each frame was received. The XDP program (bpf/xsk_redirect.c, struct xsk_meta) stamps
+ * the 16 bytes in front of a redirected frame: u64 bpf_ktime_get_ns() (CLOCK_MONOTONIC, the
+ * clock process.hrtime reads), then a u32 magic word. AF_XDP copies that metadata area into the
+ * UMEM right before the frame. A stamp is consumed (its magic cleared) when read, so a frame
+ * that arrives without one is never given a stale time: it gets the batch's userspace time.
+ */
+export const META_MAGIC = 0x31b7e5c3;
+export const META_SIZE = 16;
+
+export class RxClock {
+  /** CLOCK_MONOTONIC ns at the start of the current batch. */
+  batchNs = 0;
+  stamped = 0;
+  unstamped = 0;
+
+  constructor(
+    /** Whether the port puts the XDP metadata in front of frames (AF_XDP does; AF_PACKET not). */
+    readonly hasMeta: boolean,
+  ) {}
+
+  now(): number {
+    return Number(process.hrtime.bigint());
+  }
+
+  beginBatch(): void {
+    this.batchNs = this.now();
+  }
+
+  /** The frame's receive time in ns: the kernel's stamp when there is one, else the batch time. */
+  frameTime(buf: Uint8Array, off: number): number {
+    const m = off - META_SIZE;
+    if (this.hasMeta && m >= 0) {
+      const magic = (buf[m + 8] | (buf[m + 9] << 8) | (buf[m + 10] << 16) | (buf[m + 11] << 24)) >>> 0;
+      if (magic === META_MAGIC) {
+        buf[m + 8] = 0;
+        const lo = (buf[m] | (buf[m + 1] << 8) | (buf[m + 2] << 16) | (buf[m + 3] << 24)) >>> 0;
+        const hi = (buf[m + 4] | (buf[m + 5] << 8) | (buf[m + 6] << 16) | (buf[m + 7] << 24)) >>> 0;
+        this.stamped++;
+        return hi * 4294967296 + lo;
+      }
+    }
+    this.unstamped++;
+    return this.batchNs;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * /metrics and latency, end to end: counters on the endpoint equal the traffic sent, promtool
+ * accepts the output, and every frame gives one latency sample within the test's duration.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { Sandbox } from '../../src/sandbox/netns.js';
+import { XskProcess, runTool, startSink } from '../../src/sandbox/xsk-process.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** GET a URL from inside a namespace (the endpoint listens on that namespace's loopback). */
+function scrape(sb: Sandbox, url: string): string {
+  return sb.exec(sb.dut, process.execPath, ['-e', `fetch(${JSON.stringify(url)}).then(r => r.text()).then(t => process.stdout.write(t))`]);
+}
+
+/** The value of one sample line, matched by metric name and label subset. */
+function sample(body: string, name: string, labels: Record<string, string> = {}): number {
+  const rows = body.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+  const row = rows.find((l) => Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
+  assert.ok(row, `${name} ${JSON.stringify(labels)} not in:\n${rows.join('\n')}`);
+  return Number(row.split(' ').pop());
+}
+
+for (const mode of ['native', 'generic'] as const) {
+  describe(`metrics and latency, ${mode} mode`, () => {
+    let sb: Sandbox;
+    before(() => {
+      sb = new Sandbox({ name: `xskm-${mode.slice(0, 3)}`, backends: 1 });
+    });
+    after(() => sb.destroy());
+
+    it('serves counters equal to the traffic sent, in a format promtool accepts', async () => {
+      const b = sb.backends[0];
+      const sink = startSink(sb, b.ns, 9101);
+      await sink.ready;
+      const started = Date.now();
+      const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000', '--forward', `9100=${b.addr}:9101`, '--mode', mode, '--metrics', '127.0.0.1:9464']);
+      await xsk.up();
+      await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', '9000', '--count', '1500']);
+      await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', '9100', '--count', '300']);
+      await sleep(300);
+      const body = scrape(sb, 'http://127.0.0.1:9464/metrics');
+      const base = { iface: sb.dutIf, queue: '0', mode };
+      assert.equal(sample(body, 'xsk_rx_packets_total', base), 1800);
+      assert.equal(sample(body, 'xsk_rx_datagrams_total', base), 1800);
+      assert.equal(sample(body, 'xsk_invalid_frames_total', { ...base, reason: 'not_udp' }), 0);
+      assert.equal(sample(body, 'xsk_forwarded_packets_total', { backend: `9100->${b.addr}:9101` }), 300);
+      assert.equal(sample(body, 'xsk_tx_packets_total', base), 300);
+      assert.equal(sample(body, 'xsk_xdp_program_frames_total', { counter: 'redirected' }), 1800);
+      assert.equal(sample(body, 'xsk_kernel_statistics_total', { counter: 'rx_ring_full' }), 0);
+      assert.ok(sample(body, 'xsk_ring_entries', { ring: 'fill' }) > 0);
+      assert.equal(sample(body, 'xsk_latency_samples_total', { kind: 'rx_to_user' }), 1800);
+      assert.equal(sample(body, 'xsk_latency_samples_total', { kind: 'rx_to_tx' }), 300);
+      assert.ok(sample(body, 'xsk_latency_seconds', { kind: 'rx_to_user', percentile: 'p99' }) > 0);
+      assert.ok(sample(body, 'process_cpu_seconds_total') > 0, 'default process metrics');
+      const check = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
+      assert.equal(check.status, 0, `promtool check metrics:\n${check.stdout}${check.stderr}`);
+
+      xsk.signal('SIGTERM');
+      assert.equal(await xsk.exit(), 0);
+      const elapsedUs = (Date.now() - started) * 1000;
+      assert.equal((await sink.stop()).received, 300);
+      const s = xsk.summary();
+      assert.equal(s.latency.source, 'kernel');
+      for (const [kind, count] of [['rx_to_user', 1800], ['rx_to_tx', 300]] as const) {
+        const l = s.latency[kind];
+        assert.equal(l.count, count, `${kind} samples: ${JSON.stringify(l)}`);
+        for (const q of ['p50_us', 'p90_us', 'p99_us', 'p99.9_us', 'max_us']) {
+          assert.ok(l[q] >= 0 && l[q] < elapsedUs, `${kind} ${q} = ${l[q]} µs, within the test's ${elapsedUs} µs`);
+        }
+        assert.ok(l.p50_us <= l.p99_us && l.p99_us <= l.max_us);
+      }
+      assert.equal(s.xdp_program.meta_failed, 0);
+    });
+  });
+}
