@@ -3,8 +3,9 @@
  * event loop free for timers, signals and servers.
  *
  * Busy: up to `batchesPerTick` batches, then setImmediate (other callbacks run in between).
- * Idle: spin a few more ticks (traffic often comes back within microseconds), then wait in
- * poll() on a koffi worker thread, with a timeout so stop() is never kept waiting long.
+ * Idle: keep checking the ring for up to `spinUs` within the tick, and for a few more ticks
+ * (traffic often comes back within microseconds), then wait in poll() on a koffi worker
+ * thread, with a timeout so stop() is never kept waiting long.
  * The loop touches nothing global: a worker thread per queue can run the same code.
  */
 import type { FrameHandler, Port } from '../port/port.js';
@@ -15,6 +16,8 @@ export interface RxLoopOptions {
   /** Empty ticks before parking in poll(). */
   idleSpins?: number;
   pollTimeoutMs?: number;
+  /** Within a tick, how long to keep checking an empty ring before yielding (µs). */
+  spinUs?: number;
 }
 
 export class RxLoop {
@@ -25,6 +28,7 @@ export class RxLoop {
   private readonly batchesPerTick: number;
   private readonly idleSpins: number;
   private readonly pollTimeoutMs: number;
+  private readonly spinUs: number;
   /** Ticks that ended in a poll() wait (for diagnostics). */
   waits = 0;
 
@@ -35,8 +39,9 @@ export class RxLoop {
   ) {
     this.batchSize = opts.batchSize ?? 64;
     this.batchesPerTick = opts.batchesPerTick ?? 64;
-    this.idleSpins = opts.idleSpins ?? 200;
+    this.idleSpins = opts.idleSpins ?? 100;
     this.pollTimeoutMs = opts.pollTimeoutMs ?? 50;
+    this.spinUs = opts.spinUs ?? 50;
   }
 
   start(): void {
@@ -54,6 +59,23 @@ export class RxLoop {
     });
   }
 
+  /**
+   * Poll the port for up to `spinUs` µs without leaving this tick. Each setImmediate allocates
+   * (an Immediate object, ~100 bytes); checking the ring in place does not, so a loop that is
+   * faster than its traffic makes far fewer ticks, and far less garbage, this way.
+   */
+  private spin(): number {
+    const until = performance.now() + this.spinUs / 1000;
+    do {
+      // Reading the clock boxes a double; check the ring 32 times per clock read.
+      for (let i = 0; i < 32; i++) {
+        const n = this.port.receive(this.batchSize, this.handler);
+        if (n > 0) return n;
+      }
+    } while (performance.now() < until);
+    return 0;
+  }
+
   private readonly tick = (): void => {
     if (!this.running) {
       this.stopped?.();
@@ -65,6 +87,7 @@ export class RxLoop {
       got += n;
       if (n < this.batchSize) break;
     }
+    if (got === 0) got = this.spin();
     if (got > 0) {
       this.idle = 0;
       setImmediate(this.tick);

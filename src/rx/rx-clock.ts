@@ -19,8 +19,12 @@ export class RxClock {
     readonly hasMeta: boolean,
   ) {}
 
+  /** performance.now() reads the same monotonic clock as process.hrtime, without a BigInt. */
+  private readonly offsetNs = Number(process.hrtime.bigint()) - performance.now() * 1e6;
+
+  /** CLOCK_MONOTONIC in ns, allocation-free (sub-microsecond resolution). */
   now(): number {
-    return Number(process.hrtime.bigint());
+    return performance.now() * 1e6 + this.offsetNs;
   }
 
   beginBatch(): void {
