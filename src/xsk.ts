@@ -16,6 +16,7 @@ import { Forwarder } from './forward/component.js';
 import { RxClock } from './rx/rx-clock.js';
 import { initLatency, Latency } from './metrics/latency.js';
 import { MetricsComponent } from './metrics/component.js';
+import { runMultiQueue } from './app/multi-queue.js';
 import { log } from './log.js';
 
 function fail(msg: string): never {
@@ -27,10 +28,15 @@ const opts = parseOptions(process.argv);
 const ifindex = ifindexOf(opts.iface);
 if (!ifindex) fail(`--iface: no interface named "${opts.iface}" in this network namespace`);
 const queues = rxQueueCount(opts.iface);
-if (queues > 0 && opts.queue >= queues) fail(`--queue: ${opts.iface} has ${queues} RX queue(s), no queue ${opts.queue}`);
-if (queues > 1) {
+// --queues: the list to bind, each checked against the interface.
+const queueList = opts.queues === 'all' ? Array.from({ length: Math.max(queues, 1) }, (_, i) => i) : opts.queues;
+for (const q of queueList ?? [opts.queue]) {
+  if (queues > 0 && q >= queues) fail(`${queueList ? '--queues' : '--queue'}: ${opts.iface} has ${queues} RX queue(s), no queue ${q}`);
+}
+const bound = queueList?.length ?? 1;
+if (queues > bound) {
   log.warn(
-    `${opts.iface} has ${queues} RX queues and xsk binds only queue ${opts.queue}: datagrams that RSS puts on the other ${queues - 1} are not seen`,
+    `${opts.iface} has ${queues} RX queues and xsk binds only ${queueList ? `queues ${queueList.join(',')}` : `queue ${opts.queue}`}: datagrams that RSS puts on the other ${queues - bound} are not seen${queueList ? '' : ' (--queues all takes them all)'}`,
   );
 }
 
@@ -46,99 +52,108 @@ if (opts.forward.rules.length > 0 || opts.config) {
 const ports = forwarder ? forwarder.ports() : opts.ports;
 if (ports.length === 0) fail('--port: no ports to receive');
 
-let dp: XdpDatapath | undefined;
-// Whatever happens from here on, the XDP program goes away with us.
-function crash(e: unknown): never {
-  dp?.close();
-  fail(e instanceof Error ? e.message : String(e));
+if (queueList) {
+  // One socket and worker thread per queue; runMultiQueue handles signals and exit itself.
+  await runMultiQueue({ opts, ifindex, queues: queueList, ports, forwarder, fail });
+} else {
+  await runSingleQueue();
 }
-process.on('uncaughtException', crash);
-process.on('unhandledRejection', crash);
 
-try {
-  dp = openXdp({
-    ifname: opts.iface,
-    ifindex,
-    queue: opts.queue,
-    ports,
-    mode: opts.mode,
-    bind: opts.bind,
-    force: opts.force,
-    frameSize: opts.frameSize,
-    frames: opts.frames,
-    ringSize: opts.ringSize,
-    txRingSize: opts.txRingSize,
-    hugepages: opts.hugepages,
+async function runSingleQueue(): Promise<void> {
+  let dp: XdpDatapath | undefined;
+  // Whatever happens from here on, the XDP program goes away with us.
+  function crash(e: unknown): never {
+    dp?.close();
+    fail(e instanceof Error ? e.message : String(e));
+  }
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+
+  try {
+    dp = openXdp({
+      ifname: opts.iface,
+      ifindex,
+      queue: opts.queue,
+      ports,
+      mode: opts.mode,
+      bind: opts.bind,
+      force: opts.force,
+      frameSize: opts.frameSize,
+      frames: opts.frames,
+      ringSize: opts.ringSize,
+      txRingSize: opts.txRingSize,
+      hugepages: opts.hugepages,
+    });
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const datapath = dp;
+  const { port } = datapath;
+
+  // Features add their stage (per datagram) and component (lifecycle) here, in pipeline order.
+  const stages: Stage[] = [];
+  const components: Component[] = [xdpComponent(datapath)];
+  if (forwarder) {
+    stages.push(forwarder.stage);
+    components.push(forwarder);
+  }
+
+  const startedAt = process.hrtime.bigint();
+  await initLatency();
+  const latency = opts.latency ? new Latency() : undefined;
+  // AF_XDP frames carry the XDP program's receive stamp in the metadata area in front of them.
+  const pipeline = new Pipeline(stages, { clock: new RxClock(port.mode === 'native' || port.mode === 'generic'), latency });
+  components.push(
+    new MetricsComponent({
+      listen: opts.metrics,
+      labels: { iface: opts.iface, queue: String(opts.queue), mode: port.mode },
+      sources: {
+        pipeline,
+        port,
+        latency,
+        programCounters: () => datapath.program.counters(),
+        tx: () => ({ packets: datapath.port.txPackets, bytes: datapath.port.txBytes, drops: { ring_full: datapath.port.txRingFull } }),
+      },
+      components,
+    }),
+  );
+  const loop = new RxLoop(port, pipeline, { batchSize: opts.batchSize });
+  const reporter = new StatsReporter(pipeline, port, components);
+  for (const c of components) await c.start?.();
+  log.info(`xsk up: ${port.description}, ports ${ports.join(',')}`);
+  loop.start();
+
+  const statsTimer =
+    opts.statsInterval > 0 ? setInterval(() => log.info(reporter.line()), opts.statsInterval * 1000) : undefined;
+  const durationTimer = opts.duration > 0 ? setTimeout(() => void shutdown('duration'), opts.duration * 1000) : undefined;
+
+  let stopping = false;
+  async function shutdown(why: string): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(statsTimer);
+    clearTimeout(durationTimer);
+    await loop.stop();
+    datapath.program.detach();
+    await datapath.port.drainTx();
+    for (const c of components) await c.stop?.();
+    const result = summary(pipeline, port, components, {
+      iface: opts.iface,
+      queue: opts.queue,
+      ports: forwarder ? forwarder.ports() : ports,
+      startedAt,
+    });
+    datapath.close();
+    log.info(`xsk stopping (${why})`);
+    process.stdout.write(JSON.stringify(result) + '\n');
+    process.exit(0);
+  }
+
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // SIGHUP re-reads --config (forward rules, ports, neighbours); the socket and program stay.
+  process.on('SIGHUP', () => {
+    if (forwarder) void forwarder.reload(port);
+    else log.warn('SIGHUP: nothing to reload (no --config)');
   });
-} catch (e) {
-  fail((e as Error).message);
 }
-const datapath = dp;
-const { port } = datapath;
-
-// Features add their stage (per datagram) and component (lifecycle) here, in pipeline order.
-const stages: Stage[] = [];
-const components: Component[] = [xdpComponent(datapath)];
-if (forwarder) {
-  stages.push(forwarder.stage);
-  components.push(forwarder);
-}
-
-const startedAt = process.hrtime.bigint();
-await initLatency();
-const latency = opts.latency ? new Latency() : undefined;
-// AF_XDP frames carry the XDP program's receive stamp in the metadata area in front of them.
-const pipeline = new Pipeline(stages, { clock: new RxClock(port.mode === 'native' || port.mode === 'generic'), latency });
-components.push(
-  new MetricsComponent({
-    listen: opts.metrics,
-    labels: { iface: opts.iface, queue: String(opts.queue), mode: port.mode },
-    sources: {
-      pipeline,
-      port,
-      latency,
-      programCounters: () => datapath.program.counters(),
-      tx: () => ({ packets: datapath.port.txPackets, bytes: datapath.port.txBytes, drops: { ring_full: datapath.port.txRingFull } }),
-    },
-    components,
-  }),
-);
-const loop = new RxLoop(port, pipeline, { batchSize: opts.batchSize });
-const reporter = new StatsReporter(pipeline, port, components);
-for (const c of components) await c.start?.();
-log.info(`xsk up: ${port.description}, ports ${ports.join(',')}`);
-loop.start();
-
-const statsTimer =
-  opts.statsInterval > 0 ? setInterval(() => log.info(reporter.line()), opts.statsInterval * 1000) : undefined;
-const durationTimer = opts.duration > 0 ? setTimeout(() => void shutdown('duration'), opts.duration * 1000) : undefined;
-
-let stopping = false;
-async function shutdown(why: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  clearInterval(statsTimer);
-  clearTimeout(durationTimer);
-  await loop.stop();
-  datapath.program.detach();
-  await datapath.port.drainTx();
-  for (const c of components) await c.stop?.();
-  const result = summary(pipeline, port, components, {
-    iface: opts.iface,
-    queue: opts.queue,
-    ports: forwarder ? forwarder.ports() : ports,
-    startedAt,
-  });
-  datapath.close();
-  log.info(`xsk stopping (${why})`);
-  process.stdout.write(JSON.stringify(result) + '\n');
-  process.exit(0);
-}
-
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-// SIGHUP re-reads --config (forward rules, ports, neighbours); the socket and program stay.
-process.on('SIGHUP', () => {
-  if (forwarder) void forwarder.reload(port);
-  else log.warn('SIGHUP: nothing to reload (no --config)');
-});

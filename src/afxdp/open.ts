@@ -68,7 +68,24 @@ export function openXdp(o: OpenXdpOptions): XdpDatapath {
   };
 }
 
-function attach(program: XdpProgram, o: OpenXdpOptions): AttachMode {
+/**
+ * Load the program, give it the ports and attach it, with no socket yet (the multi-queue mode
+ * adds one socket per queue from its workers).
+ */
+export function loadAndAttach(
+  o: Pick<OpenXdpOptions, 'ifname' | 'ifindex' | 'ports' | 'mode' | 'force' | 'objectPath'>,
+): { program: XdpProgram; mode: AttachMode } {
+  const program = XdpProgram.load(o.objectPath);
+  try {
+    program.setPorts(o.ports);
+    return { program, mode: attach(program, o) };
+  } catch (e) {
+    program.close();
+    throw e;
+  }
+}
+
+function attach(program: XdpProgram, o: Pick<OpenXdpOptions, 'ifname' | 'ifindex' | 'mode' | 'force'>): AttachMode {
   if (o.mode !== 'auto') {
     program.attach(o.ifindex, o.ifname, o.mode, o.force);
     return o.mode;

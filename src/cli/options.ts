@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { parseForward, parseNeighbor, type ForwardConfig } from '../forward/rules.js';
 import { parseListenAddress } from '../metrics/server.js';
+import { parseCpuList, parseQueueList } from './queues.js';
 
 export type AttachChoice = 'auto' | 'native' | 'generic';
 export type BindChoice = 'auto' | 'copy' | 'zero-copy';
@@ -30,6 +31,10 @@ export interface XskOptions {
   txRingSize?: number;
   metrics?: { host: string; port: number };
   latency: boolean;
+  /** With --queues: the list, or 'all' (resolved from the interface). */
+  queues?: number[] | 'all';
+  cpus?: number[];
+  failAfter?: number;
 }
 
 function integer(min: number, max: number) {
@@ -107,6 +112,11 @@ export function buildCommand(): Command {
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464)', listenAddress)
     .option('--no-latency', 'do not measure latency (saves ~40 ns a frame)')
     .addOption(
+      new Option('--queues <list>', "bind several RX queues, one worker thread each: 'all' or a list like 0-3,6").argParser(parseQueueList).conflicts('queue'),
+    )
+    .addOption(new Option('--cpus <list>', 'pin the queue workers to these CPUs, round-robin (with --queues)').argParser(parseCpuList))
+    .addOption(new Option('--fail-after <n>', 'test hook: the first queue worker fails after N frames').argParser(integer(0, 1e9)).hideHelp())
+    .addOption(
       new Option('-m, --mode <mode>', 'XDP attach mode (auto tries native, then generic)')
         .choices(['auto', 'native', 'generic'])
         .default('auto'),
@@ -131,6 +141,7 @@ export function parseOptions(argv: string[]): XskOptions {
   const o = cmd.opts();
   const ringSize = o.ringSize as number;
   const frames = (o.frames as number | undefined) ?? ringSize * 4;
+  if (o.cpus && !o.queues) cmd.error("error: option '--cpus <list>' needs --queues");
   if (o.config !== undefined && !existsSync(o.config)) {
     cmd.error(`error: option '--config <file>' argument '${o.config}' is invalid. no such file`);
   }
@@ -159,5 +170,8 @@ export function parseOptions(argv: string[]): XskOptions {
     txRingSize: o.txRingSize,
     metrics: o.metrics,
     latency: o.latency,
+    queues: o.queues,
+    cpus: o.cpus,
+    failAfter: o.failAfter,
   };
 }

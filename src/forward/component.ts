@@ -28,6 +28,11 @@ export class Forwarder implements Component {
   readonly stage: ForwardStage;
   private cfg: ForwardConfig;
   private refreshTimer?: NodeJS.Timeout;
+  /**
+   * Called whenever the table or a backend's MAC changes (reload, late resolution): the
+   * multi-queue mode sends the new table to its workers.
+   */
+  onTableChange?: (table: ForwardTable) => void;
   /** Forwarded counts of backends no longer in the table (after a reload), by name. */
   private readonly retired = new Map<string, number>();
 
@@ -57,6 +62,7 @@ export class Forwarder implements Component {
         const r = await resolve(b.addr, this.o.ifname, true);
         if (r.mac) {
           b.setMac(r.mac);
+          if (!first) this.onTableChange?.(this.stage.table);
           if (!first) log.info(`forward: ${b.name} resolved (next hop ${r.via} is ${r.mac})`);
         } else if (first) {
           log.warn(`forward: ${b.name}: ${r.problem}; its share is dropped until it resolves`);
@@ -80,7 +86,7 @@ export class Forwarder implements Component {
    * Re-read the config file and swap in the new table (the port set follows). On a bad file,
    * keep the running rules and say why.
    */
-  async reload(port: Port): Promise<boolean> {
+  async reload(port: Pick<Port, 'setPorts'>): Promise<boolean> {
     if (!this.o.configPath) {
       log.warn('reload: no --config file to re-read');
       return false;
@@ -107,6 +113,7 @@ export class Forwarder implements Component {
     this.cfg = cfg;
     await this.resolveAll(table, true);
     this.stage.table = table;
+    this.onTableChange?.(table);
     port.setPorts(this.ports());
     log.info(`reload: ${cfg.rules.length} forward rule(s), ports ${this.ports().join(',')}`);
     return true;

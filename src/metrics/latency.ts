@@ -88,6 +88,25 @@ export class Latency {
     return parts.join(', ');
   }
 
+  /** Compressed base64 per kind (to send a thread's histograms to another thread). */
+  encode(): Record<string, string> {
+    return Object.fromEntries(LATENCY_KINDS.map((k) => [k, hdr.encodeIntoCompressedBase64(this[k])]));
+  }
+
+  /** Add histograms encoded by encode() into these. */
+  addEncoded(encoded: Record<string, string>): void {
+    for (const k of LATENCY_KINDS) {
+      if (!encoded[k]) continue;
+      const h = hdr.decodeFromCompressedBase64(encoded[k], 64, wasmReady);
+      this[k].add(h);
+      h.destroy();
+    }
+  }
+
+  reset(): void {
+    for (const k of LATENCY_KINDS) this[k].reset();
+  }
+
   destroy(): void {
     for (const k of LATENCY_KINDS) this[k].destroy();
   }

@@ -1,7 +1,7 @@
 /**
  * Send UDP datagrams through the kernel (node:dgram), bounded in count and time:
  *   node dist/sandbox/udp-send.js --to ADDR --port P --count N [--size B] [--burst K]
- *        [--gap-ms MS] [--seconds S] [--ports-from P2]
+ *        [--gap-ms MS] [--seconds S] [--sockets K]
  * Every `burst` datagrams it waits `gap-ms` (0: only yields), so a receiver can keep up when the
  * exact count matters. Prints {"sent": n, "seconds": s} on stdout.
  */
@@ -19,6 +19,7 @@ const { values } = parseArgs({
     burst: { type: 'string', default: '32' },
     'gap-ms': { type: 'string', default: '1' },
     seconds: { type: 'string', default: '30' },
+    sockets: { type: 'string', default: '1' },
   },
 });
 if (!values.to || !values.port) {
@@ -34,14 +35,15 @@ const deadline = Date.now() + Number(values.seconds) * 1000;
 const payload = Buffer.alloc(Number(values.size));
 // After the 4-byte sequence number, a fixed pattern a receiver can check byte for byte.
 for (let j = 4; j < payload.length; j++) payload[j] = patternByte(j);
-const sock = dgram.createSocket(isIPv6(to) ? 'udp6' : 'udp4');
+// Several sockets: several source ports, so several flows (RSS spreads them over queues).
+const socks = Array.from({ length: Math.max(1, Number(values.sockets)) }, () => dgram.createSocket(isIPv6(to) ? 'udp6' : 'udp4'));
 const started = process.hrtime.bigint();
 let sent = 0;
 let inflight = 0;
 
 function done(): void {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  sock.close();
+  for (const s of socks) s.close();
   process.stdout.write(JSON.stringify({ sent, seconds }) + '\n');
 }
 
@@ -65,7 +67,7 @@ function step(): void {
     const dgram = Buffer.from(payload);
     dgram.writeUInt32BE(sent >>> 0, 0);
     inflight++;
-    sock.send(dgram, port, to, onSent);
+    socks[sent % socks.length].send(dgram, port, to, onSent);
     sent++;
   }
   if (gapMs > 0) setTimeout(step, gapMs);

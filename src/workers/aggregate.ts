@@ -1,0 +1,72 @@
+/** Totals over the queues' snapshots, and each queue's own line of the summary. */
+import { INVALID_REASONS } from '../frame/invalid-reason.js';
+import type { Snapshot } from './protocol.js';
+
+function sumInto(out: Record<string, number>, add: Record<string, number> | undefined): void {
+  for (const [k, v] of Object.entries(add ?? {})) out[k] = (out[k] ?? 0) + v;
+}
+
+export function invalidJSON(counts: number[]): Record<string, number> {
+  return Object.fromEntries(INVALID_REASONS.map((r, i) => [r, counts[i] ?? 0]));
+}
+
+export interface Totals {
+  packets: number;
+  bytes: number;
+  datagrams: number;
+  payloadBytes: number;
+  invalid: number[];
+  txPackets: number;
+  txBytes: number;
+  txRingFull: number;
+  kernel: Record<string, number>;
+  forward?: { forwarded: number; perBackend: Record<string, number>; drops: Record<string, number> };
+}
+
+export function totals(snaps: Snapshot[]): Totals {
+  const t: Totals = {
+    packets: 0,
+    bytes: 0,
+    datagrams: 0,
+    payloadBytes: 0,
+    invalid: INVALID_REASONS.map(() => 0),
+    txPackets: 0,
+    txBytes: 0,
+    txRingFull: 0,
+    kernel: {},
+  };
+  for (const s of snaps) {
+    t.packets += s.packets;
+    t.bytes += s.bytes;
+    t.datagrams += s.datagrams;
+    t.payloadBytes += s.payloadBytes;
+    s.invalid.forEach((v, i) => (t.invalid[i] += v));
+    t.txPackets += s.txPackets;
+    t.txBytes += s.txBytes;
+    t.txRingFull += s.txRingFull;
+    sumInto(t.kernel, s.kernel);
+    if (s.forward) {
+      t.forward ??= { forwarded: 0, perBackend: {}, drops: {} };
+      t.forward.forwarded += s.forward.forwarded;
+      sumInto(t.forward.perBackend, s.forward.perBackend);
+      sumInto(t.forward.drops, s.forward.drops);
+    }
+  }
+  return t;
+}
+
+/** One queue's part of the exit JSON. */
+export function queueJSON(s: Snapshot): Record<string, unknown> {
+  return {
+    queue: s.queue,
+    rx_packets: s.packets,
+    rx_bytes: s.bytes,
+    rx_datagrams: s.datagrams,
+    invalid_total: s.invalid.reduce((a, b) => a + b, 0),
+    tx_packets: s.txPackets,
+    tx_drops: { ring_full: s.txRingFull },
+    xdp_stats: s.kernel,
+    ...(s.frames ? { frames: s.frames } : {}),
+    ...(s.forward ? { forwarded: s.forward.forwarded } : {}),
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * The forwarding table as it crosses threads: rules with each backend's next-hop MAC (when the
+ * main thread has resolved it). Both sides build their hot-path ForwardTable from it.
+ */
+import { isIP } from 'node:net';
+import { ForwardTable } from '../forward/table.js';
+import type { SerializedRule } from './protocol.js';
+
+export function serializeTable(table: ForwardTable): SerializedRule[] {
+  return table.rules.map((r) => ({
+    frontPort: r.frontPort,
+    backends: r.backends.map((b) => ({
+      addr: b.addr,
+      port: b.port,
+      mac: b.resolved ? [...b.mac].map((x) => x.toString(16).padStart(2, '0')).join(':') : undefined,
+    })),
+  }));
+}
+
+/** Build a table; backends that were in `previous` keep their forwarded count. */
+export function tableFrom(rules: SerializedRule[], previous?: ForwardTable): ForwardTable {
+  const table = new ForwardTable(
+    rules.map((r) => ({
+      frontPort: r.frontPort,
+      backends: r.backends.map((b) => ({ addr: b.addr, port: b.port, family: isIP(b.addr) as 4 | 6 })),
+    })),
+  );
+  const old = new Map(previous?.backends().map((b) => [b.name, b.forwarded]));
+  const flat = rules.flatMap((r) => r.backends);
+  table.backends().forEach((b, i) => {
+    if (flat[i].mac) b.setMac(flat[i].mac!);
+    b.forwarded = old.get(b.name) ?? 0;
+  });
+  return table;
+}
