@@ -17,6 +17,7 @@ import { RxClock } from './rx/rx-clock.js';
 import { initLatency, Latency } from './metrics/latency.js';
 import { MetricsComponent } from './metrics/component.js';
 import { runMultiQueue } from './app/multi-queue.js';
+import { RuntimeWatch } from './metrics/runtime.js';
 import { log } from './log.js';
 
 function fail(msg: string): never {
@@ -92,7 +93,7 @@ async function runSingleQueue(): Promise<void> {
 
   // Features add their stage (per datagram) and component (lifecycle) here, in pipeline order.
   const stages: Stage[] = [];
-  const components: Component[] = [xdpComponent(datapath)];
+  const components: Component[] = [xdpComponent(datapath), new RuntimeWatch()];
   if (forwarder) {
     stages.push(forwarder.stage);
     components.push(forwarder);
