@@ -98,6 +98,8 @@ export function runTool(sandbox: Sandbox, ns: string, tool: string, args: string
 }
 
 export interface RunningSink {
+  /** The sink's process id (`ip netns exec` execs node in place). */
+  pid: number;
   /** Resolves once the socket is bound. */
   ready: Promise<void>;
   /** SIGTERM it and read its JSON line. */
@@ -115,6 +117,7 @@ export function startSink(sandbox: Sandbox, ns: string, port: number, family: 4 
   });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   return {
+    pid: child.pid!,
     ready,
     async stop() {
       child.kill('SIGTERM');

@@ -1,0 +1,35 @@
+/**
+ * The benchmark cases, each measured the same way (lib/measure.ts). A case gets the sandbox and
+ * the frame count and returns its CaseResult. Forwarded frames go back to the generator's veth,
+ * where bpf/xsk_sink.c drops them at the driver, so no receiving stack is charged to anyone.
+ */
+import type { Sandbox } from '../../src/sandbox/netns.js';
+import { XskProcess, startSink } from '../../src/sandbox/xsk-process.js';
+import { measure, type CaseResult } from './measure.js';
+
+export type Case = (sb: Sandbox, count: number) => Promise<CaseResult>;
+
+async function xsk(sb: Sandbox, count: number, args: string[], pick: (s: Record<string, any>) => number): Promise<CaseResult> {
+  const x = new XskProcess(sb, ['--iface', sb.dutIf, '--stats-interval', '0', ...args]);
+  await x.up();
+  const r = await measure(sb, x.child.pid!, 9000, count, async () => {
+    x.signal('SIGTERM');
+    await x.exit();
+    return pick(x.summary());
+  });
+  const s = x.summary();
+  r.extra = { kernel_drops: (s.xdp_stats.rx_ring_full ?? 0) + (s.xdp_stats.rx_dropped ?? 0), runtime: s.runtime };
+  return r;
+}
+
+export const CASES: Record<string, Case> = {
+  'xsk rx native': (sb, n) => xsk(sb, n, ['--port', '9000', '--mode', 'native'], (s) => s.rx_packets),
+  'xsk rx generic': (sb, n) => xsk(sb, n, ['--port', '9000', '--mode', 'generic'], (s) => s.rx_packets),
+  'xsk forward native': (sb, n) =>
+    xsk(sb, n, ['--forward', `9000=${sb.genAddr}:9001`, '--neighbor', `${sb.genAddr}=${sb.genMac}`, '--mode', 'native'], (s) => s.tx_packets),
+  'node dgram rx': async (sb, n) => {
+    const sink = startSink(sb, sb.dut, 9000, 4, 60);
+    await sink.ready;
+    return measure(sb, sink.pid, 9000, n, async () => (await sink.stop()).received);
+  },
+};
