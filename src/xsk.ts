@@ -7,8 +7,7 @@
 import { parseOptions } from './cli/options.js';
 import { ifindexOf, rxQueueCount } from './cli/interfaces.js';
 import { StatsReporter, summary } from './cli/stats.js';
-import { openXdp, type XdpDatapath } from './afxdp/open.js';
-import { xdpComponent } from './afxdp/component.js';
+import { openPort, type OpenedPort } from './port/open.js';
 import { Pipeline } from './app/pipeline.js';
 import type { Component, Stage } from './app/stage.js';
 import { RxLoop } from './rx/loop.js';
@@ -35,7 +34,7 @@ for (const q of queueList ?? [opts.queue]) {
   if (queues > 0 && q >= queues) fail(`${queueList ? '--queues' : '--queue'}: ${opts.iface} has ${queues} RX queue(s), no queue ${q}`);
 }
 const bound = queueList?.length ?? 1;
-if (queues > bound) {
+if (queues > bound && opts.mode !== 'raw') {
   log.warn(
     `${opts.iface} has ${queues} RX queues and xsk binds only ${queueList ? `queues ${queueList.join(',')}` : `queue ${opts.queue}`}: datagrams that RSS puts on the other ${queues - bound} are not seen${queueList ? '' : ' (--queues all takes them all)'}`,
   );
@@ -53,6 +52,7 @@ if (opts.forward.rules.length > 0 || opts.config) {
 const ports = forwarder ? forwarder.ports() : opts.ports;
 if (ports.length === 0) fail('--port: no ports to receive');
 
+if (queueList && opts.mode === 'raw') fail('--queues: raw mode (AF_PACKET) already reads every queue of the interface; drop --queues');
 if (queueList) {
   // One socket and worker thread per queue; runMultiQueue handles signals and exit itself.
   await runMultiQueue({ opts, ifindex, queues: queueList, ports, forwarder, fail });
@@ -61,7 +61,7 @@ if (queueList) {
 }
 
 async function runSingleQueue(): Promise<void> {
-  let dp: XdpDatapath | undefined;
+  let dp: OpenedPort | undefined;
   // Whatever happens from here on, the XDP program goes away with us.
   function crash(e: unknown): never {
     dp?.close();
@@ -71,7 +71,7 @@ async function runSingleQueue(): Promise<void> {
   process.on('unhandledRejection', crash);
 
   try {
-    dp = openXdp({
+    dp = openPort({
       ifname: opts.iface,
       ifindex,
       queue: opts.queue,
@@ -93,7 +93,7 @@ async function runSingleQueue(): Promise<void> {
 
   // Features add their stage (per datagram) and component (lifecycle) here, in pipeline order.
   const stages: Stage[] = [];
-  const components: Component[] = [xdpComponent(datapath), new RuntimeWatch()];
+  const components: Component[] = [...datapath.components, new RuntimeWatch()];
   if (forwarder) {
     stages.push(forwarder.stage);
     components.push(forwarder);
@@ -112,13 +112,13 @@ async function runSingleQueue(): Promise<void> {
         pipeline,
         port,
         latency,
-        programCounters: () => datapath.program.counters(),
-        tx: () => ({ packets: datapath.port.txPackets, bytes: datapath.port.txBytes, drops: { ring_full: datapath.port.txRingFull } }),
+        programCounters: datapath.programCounters,
+        tx: datapath.tx,
       },
       components,
     }),
   );
-  const loop = new RxLoop(port, pipeline, { batchSize: opts.batchSize });
+  const loop = new RxLoop(port, pipeline, { batchSize: opts.batchSize, busyPollUs: opts.busyPollUs });
   const reporter = new StatsReporter(pipeline, port, components);
   for (const c of components) await c.start?.();
   log.info(`xsk up: ${port.description}, ports ${ports.join(',')}`);
@@ -135,8 +135,7 @@ async function runSingleQueue(): Promise<void> {
     clearInterval(statsTimer);
     clearTimeout(durationTimer);
     await loop.stop();
-    datapath.program.detach();
-    await datapath.port.drainTx();
+    await datapath.drain();
     for (const c of components) await c.stop?.();
     const result = summary(pipeline, port, components, {
       iface: opts.iface,

@@ -74,6 +74,7 @@ export async function runMultiQueue(c: MultiQueueContext): Promise<void> {
     ringSize: opts.ringSize,
     txRingSize: opts.txRingSize,
     batchSize: opts.batchSize,
+    busyPollUs: opts.busyPollUs,
     hugepages: opts.hugepages,
     latency: opts.latency,
     cpus: opts.cpus ? [opts.cpus[i % opts.cpus.length]] : undefined,

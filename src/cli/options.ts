@@ -8,7 +8,7 @@ import { parseForward, parseNeighbor, type ForwardConfig } from '../forward/rule
 import { parseListenAddress } from '../metrics/server.js';
 import { parseCpuList, parseQueueList } from './queues.js';
 
-export type AttachChoice = 'auto' | 'native' | 'generic';
+export type AttachChoice = 'auto' | 'native' | 'generic' | 'raw';
 export type BindChoice = 'auto' | 'copy' | 'zero-copy';
 
 export interface XskOptions {
@@ -21,6 +21,7 @@ export interface XskOptions {
   frameSize: number;
   frames: number;
   batchSize: number;
+  busyPollUs: number;
   hugepages: boolean;
   duration: number;
   force: boolean;
@@ -117,8 +118,8 @@ export function buildCommand(): Command {
     .addOption(new Option('--cpus <list>', 'pin the queue workers to these CPUs, round-robin (with --queues)').argParser(parseCpuList))
     .addOption(new Option('--fail-after <n>', 'test hook: the first queue worker fails after N frames').argParser(integer(0, 1e9)).hideHelp())
     .addOption(
-      new Option('-m, --mode <mode>', 'XDP attach mode (auto tries native, then generic)')
-        .choices(['auto', 'native', 'generic'])
+      new Option('-m, --mode <mode>', 'AF_XDP with XDP in native or generic mode, or raw (AF_PACKET); auto tries native, generic, then raw')
+        .choices(['auto', 'native', 'generic', 'raw'])
         .default('auto'),
     )
     .addOption(new Option('--copy', 'force copy mode for the AF_XDP socket').conflicts('zeroCopy'))
@@ -127,6 +128,11 @@ export function buildCommand(): Command {
     .addOption(new Option('--frame-size <bytes>', 'UMEM frame size').default(4096).argParser(powerOfTwo(2048, 65536)))
     .addOption(new Option('--frames <n>', 'UMEM frames (default: 4 × ring size)').argParser(integer(128, 1 << 20)))
     .addOption(new Option('--batch-size <n>', 'frames per ring operation').default(64).argParser(integer(1, 1024)))
+    .addOption(
+      new Option('--busy-poll <us>', 'keep polling an empty ring this long before sleeping in poll() (0: sleep at once)')
+        .default(200)
+        .argParser(integer(0, 10_000_000)),
+    )
     .option('--hugepages', 'back the UMEM with hugepages', false)
     .addOption(new Option('-d, --duration <s>', 'stop after this many seconds (0: until a signal)').default(0).argParser(seconds))
     .option('--force', 'replace an XDP program already attached to the interface', false)
@@ -161,6 +167,7 @@ export function parseOptions(argv: string[]): XskOptions {
     frameSize: o.frameSize,
     frames,
     batchSize: o.batchSize,
+    busyPollUs: o.busyPoll,
     hugepages: o.hugepages,
     duration: o.duration,
     force: o.force,

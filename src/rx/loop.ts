@@ -3,9 +3,11 @@
  * event loop free for timers, signals and servers.
  *
  * Busy: up to `batchesPerTick` batches, then setImmediate (other callbacks run in between).
- * Idle: keep checking the ring for up to `spinUs` within the tick, and for a few more ticks
- * (traffic often comes back within microseconds), then wait in poll() on a koffi worker
- * thread, with a timeout so stop() is never kept waiting long.
+ * Idle: keep polling the ring (busy polling: traffic often comes back within microseconds) for
+ * `busyPollUs` in all, checking it in place for up to 50 µs per tick; then wait in poll() on a
+ * koffi worker thread, with a timeout so stop() is never kept waiting long. Parking gives the
+ * CPU back: on a machine with few cores a loop that spins for long takes it from the very
+ * processes (and softirqs) that produce and consume its traffic, and latency suffers.
  * The loop touches nothing global: a worker thread per queue can run the same code.
  */
 import type { FrameHandler, Port } from '../port/port.js';
@@ -13,8 +15,8 @@ import type { FrameHandler, Port } from '../port/port.js';
 export interface RxLoopOptions {
   batchSize?: number;
   batchesPerTick?: number;
-  /** Empty ticks before parking in poll(). */
-  idleSpins?: number;
+  /** How long the ring may stay empty, busy-polled, before the loop parks in poll() (µs). */
+  busyPollUs?: number;
   pollTimeoutMs?: number;
   /** Within a tick, how long to keep checking an empty ring before yielding (µs). */
   spinUs?: number;
@@ -22,11 +24,12 @@ export interface RxLoopOptions {
 
 export class RxLoop {
   private running = false;
-  private idle = 0;
+  /** performance.now() when the ring was first found empty, or -1 while traffic flows. */
+  private idleSince = -1;
   private stopped?: () => void;
   private readonly batchSize: number;
   private readonly batchesPerTick: number;
-  private readonly idleSpins: number;
+  private readonly busyPollMs: number;
   private readonly pollTimeoutMs: number;
   private readonly spinUs: number;
   /** Ticks that ended in a poll() wait (for diagnostics). */
@@ -39,7 +42,7 @@ export class RxLoop {
   ) {
     this.batchSize = opts.batchSize ?? 64;
     this.batchesPerTick = opts.batchesPerTick ?? 64;
-    this.idleSpins = opts.idleSpins ?? 100;
+    this.busyPollMs = (opts.busyPollUs ?? 200) / 1000;
     this.pollTimeoutMs = opts.pollTimeoutMs ?? 50;
     this.spinUs = opts.spinUs ?? 50;
   }
@@ -65,7 +68,7 @@ export class RxLoop {
    * faster than its traffic makes far fewer ticks, and far less garbage, this way.
    */
   private spin(): number {
-    const until = performance.now() + this.spinUs / 1000;
+    const until = performance.now() + Math.min(this.spinUs / 1000, this.busyPollMs);
     do {
       // Reading the clock boxes a double; check the ring 32 times per clock read.
       for (let i = 0; i < 32; i++) {
@@ -87,14 +90,18 @@ export class RxLoop {
       got += n;
       if (n < this.batchSize) break;
     }
-    if (got === 0) got = this.spin();
+    if (got === 0 && this.busyPollMs > 0) got = this.spin();
     if (got > 0) {
-      this.idle = 0;
+      this.idleSince = -1;
       setImmediate(this.tick);
-    } else if (++this.idle < this.idleSpins) {
+      return;
+    }
+    const now = performance.now();
+    if (this.idleSince < 0) this.idleSince = now;
+    if (now - this.idleSince < this.busyPollMs) {
       setImmediate(this.tick);
     } else {
-      this.idle = 0;
+      this.idleSince = -1;
       this.waits++;
       this.port.wait(this.pollTimeoutMs, this.tick);
     }

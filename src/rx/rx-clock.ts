@@ -20,7 +20,7 @@ export class RxClock {
   ) {}
 
   /** performance.now() reads the same monotonic clock as process.hrtime, without a BigInt. */
-  private readonly offsetNs = Number(process.hrtime.bigint()) - performance.now() * 1e6;
+  private readonly offsetNs = clockOffsetNs();
 
   /** CLOCK_MONOTONIC in ns, allocation-free (sub-microsecond resolution). */
   now(): number {
@@ -47,4 +47,25 @@ export class RxClock {
     this.unstamped++;
     return this.batchNs;
   }
+}
+
+/**
+ * CLOCK_MONOTONIC ns minus performance.now() ns. The first performance.now() call initialises
+ * itself (about a millisecond here), so warm it up, then take the tightest of a few
+ * hrtime-between-two-reads brackets.
+ */
+function clockOffsetNs(): number {
+  performance.now();
+  let best = Infinity;
+  let offset = 0;
+  for (let i = 0; i < 20; i++) {
+    const a = performance.now();
+    const h = Number(process.hrtime.bigint());
+    const b = performance.now();
+    if (b - a < best) {
+      best = b - a;
+      offset = h - ((a + b) / 2) * 1e6;
+    }
+  }
+  return offset;
 }

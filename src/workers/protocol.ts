@@ -32,6 +32,7 @@ export interface WorkerConfig {
   ringSize: number;
   txRingSize?: number;
   batchSize: number;
+  busyPollUs: number;
   hugepages: boolean;
   latency: boolean;
   cpus?: number[];

@@ -57,7 +57,7 @@ if (cfg.failAfter !== undefined) {
     },
   };
 }
-const loop = new RxLoop(port, handler, { batchSize: cfg.batchSize });
+const loop = new RxLoop(port, handler, { batchSize: cfg.batchSize, busyPollUs: cfg.busyPollUs });
 
 let snapshots = 0;
 function snapshot(final: boolean): Snapshot {
