@@ -52,7 +52,6 @@ if (opts.forward.rules.length > 0 || opts.config) {
 const ports = forwarder ? forwarder.ports() : opts.ports;
 if (ports.length === 0) fail('--port: no ports to receive');
 
-if (queueList && opts.mode === 'raw') fail('--queues: raw mode (AF_PACKET) already reads every queue of the interface; drop --queues');
 if (queueList) {
   // One socket and worker thread per queue; runMultiQueue handles signals and exit itself.
   await runMultiQueue({ opts, ifindex, queues: queueList, ports, forwarder, fail });

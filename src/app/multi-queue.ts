@@ -36,7 +36,7 @@ export async function runMultiQueue(c: MultiQueueContext): Promise<void> {
   let program: XdpProgram;
   let mode: 'native' | 'generic';
   try {
-    ({ program, mode } = loadAndAttach({ ifname: opts.iface, ifindex: c.ifindex, ports: c.ports, mode: opts.mode, force: opts.force }));
+    ({ program, mode } = loadAndAttach({ ifname: opts.iface, ifindex: c.ifindex, ports: c.ports, mode: opts.mode === 'raw' ? c.fail('--queues: raw mode (AF_PACKET) reads every queue through one socket; drop --queues') : opts.mode, force: opts.force }));
   } catch (e) {
     c.fail((e as Error).message);
   }
