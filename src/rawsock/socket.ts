@@ -146,10 +146,7 @@ export class RawSocket {
 
   /** Replace the socket filter with one for `ports` (atomic in the kernel: no gap, no overlap). */
   attachFilter(ports: readonly number[]): void {
-    const prog = encodeFilter(portFilter(ports));
-    // The kernel copies the program during the call; koffi passes the Buffer's memory as the pointer.
-    const ok = setsockoptFprog(this.fd, libc.SOL_SOCKET, p.SO_ATTACH_FILTER, { len: prog.length / 8, filter: prog }, koffi.sizeof(p.sock_fprog));
-    if (ok < 0) throw new SysError('setsockopt(SO_ATTACH_FILTER)', koffi.errno(), `${prog.length / 8} instructions`);
+    attachPortFilter(this.fd, ports);
   }
 
   /**
@@ -187,6 +184,14 @@ export class RawSocket {
     }
     if (this.fd >= 0) libc.close(this.fd);
   }
+}
+
+/** Attach (or replace) the port filter on any socket: SO_ATTACH_FILTER with portFilter(ports). */
+export function attachPortFilter(fd: number, ports: readonly number[]): void {
+  const prog = encodeFilter(portFilter(ports));
+  // The kernel copies the program during the call; koffi passes the Buffer's memory as the pointer.
+  const ok = setsockoptFprog(fd, libc.SOL_SOCKET, p.SO_ATTACH_FILTER, { len: prog.length / 8, filter: prog }, koffi.sizeof(p.sock_fprog));
+  if (ok < 0) throw new SysError('setsockopt(SO_ATTACH_FILTER)', koffi.errno(), `${prog.length / 8} instructions`);
 }
 
 const setsockoptFprog = koffi
