@@ -154,6 +154,9 @@ export function parseOptions(argv: string[]): XskOptions {
   if (!o.port && o.forward.length === 0 && o.config === undefined) {
     cmd.error("error: no ports: give --port, --forward or --config");
   }
+  if (o.mode === 'raw' && o.queues) {
+    cmd.error("error: option '--queues <list>' is for AF_XDP; --mode raw (AF_PACKET) reads every queue through one socket");
+  }
   if (o.mode === 'raw' && (o.zeroCopy || o.hugepages)) {
     cmd.error(`error: option '${o.zeroCopy ? '--zero-copy' : '--hugepages'}' is for AF_XDP; --mode raw (AF_PACKET) has no UMEM`);
   }
