@@ -11,3 +11,4 @@ for prog in xsk_redirect xsk_gen xsk_sink; do
     -c "bpf/$prog.c" -o "dist/bpf/$prog.o"
 done
 make -s -C native/umem OUT="$PWD/build"
+make -s -C bench/c OUT="$PWD/build/bench"
