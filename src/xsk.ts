@@ -17,6 +17,7 @@ import { initLatency, Latency } from './metrics/latency.js';
 import { MetricsComponent } from './metrics/component.js';
 import { runMultiQueue } from './app/multi-queue.js';
 import { RuntimeWatch } from './metrics/runtime.js';
+import { createFeed } from './feed/create.js';
 import { log } from './log.js';
 
 function fail(msg: string): never {
@@ -96,6 +97,11 @@ async function runSingleQueue(): Promise<void> {
   if (forwarder) {
     stages.push(forwarder.stage);
     components.push(forwarder);
+  }
+  if (opts.feed) {
+    const feed = createFeed(opts.feed, ports, () => ({ iface: opts.iface, mode: port.mode, ports: forwarder ? forwarder.ports() : ports }), fail);
+    stages.push(feed.stage);
+    components.push(feed);
   }
 
   const startedAt = process.hrtime.bigint();

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { parseForward, parseNeighbor, type ForwardConfig } from '../forward/rules.js';
 import { parseListenAddress } from '../metrics/server.js';
 import { parseCpuList, parseQueueList } from './queues.js';
+import { feedFlagsFrom, parseDecode, parseGrpcAddress, type FeedFlags } from '../feed/flags.js';
 
 export type AttachChoice = 'auto' | 'native' | 'generic' | 'raw';
 export type BindChoice = 'auto' | 'copy' | 'zero-copy';
@@ -36,6 +37,8 @@ export interface XskOptions {
   queues?: number[] | 'all';
   cpus?: number[];
   failAfter?: number;
+  /** The gRPC feed, with --grpc. */
+  feed?: FeedFlags;
 }
 
 function integer(min: number, max: number) {
@@ -117,6 +120,14 @@ export function buildCommand(): Command {
     )
     .addOption(new Option('--cpus <list>', 'pin the queue workers to these CPUs, round-robin (with --queues)').argParser(parseCpuList))
     .addOption(new Option('--fail-after <n>', 'test hook: the first queue worker fails after N frames').argParser(integer(0, 1e9)).hideHelp())
+    .option('--grpc <addr>', 'serve the feed over gRPC at HOST:PORT, [IPv6]:PORT or PORT (127.0.0.1)', parseGrpcAddress)
+    .option('--decode <rules>', 'decoder per port: 9000=moldudp64,9001=raw (default raw; repeatable)', parseDecode)
+    .option('--tls-cert <file>', 'feed TLS certificate chain (PEM), with --tls-key')
+    .option('--tls-key <file>', 'feed TLS private key (PEM), with --tls-cert')
+    .addOption(new Option('--feed-history <n>', 'messages the feed keeps for resuming (default 262144)').argParser(integer(1024, 1 << 26)))
+    .addOption(new Option('--feed-history-bytes <n>', 'payload bytes the feed keeps (default 64 MiB)').argParser(integer(131072, 2 ** 32 - 1)))
+    .addOption(new Option('--feed-queue <n>', 'most messages a subscriber may be behind (default 65536)').argParser(integer(1, 1 << 26)))
+    .addOption(new Option('--feed-queue-bytes <n>', 'most payload bytes a subscriber may be behind (default 16 MiB)').argParser(integer(1, 2 ** 31)))
     .addOption(
       new Option('-m, --mode <mode>', 'AF_XDP with XDP in native or generic mode, or raw (AF_PACKET); auto tries native, generic, then raw')
         .choices(['auto', 'native', 'generic', 'raw'])
@@ -163,6 +174,8 @@ export function parseOptions(argv: string[]): XskOptions {
   if (frames < ringSize * 2) {
     cmd.error(`error: option '--frames <n>' argument '${frames}' is invalid. need at least 2 × --ring-size (${ringSize * 2})`);
   }
+  const feed = feedFlagsFrom(o);
+  if (Array.isArray(feed)) return cmd.error(`error: option '${feed[0]}' ${feed[1]}`);
   return {
     iface: o.iface,
     queue: o.queue,
@@ -186,5 +199,6 @@ export function parseOptions(argv: string[]): XskOptions {
     queues: o.queues,
     cpus: o.cpus,
     failAfter: o.failAfter,
+    feed,
   };
 }

@@ -1,0 +1,90 @@
+/**
+ * The feed's command-line values: `--decode PORT=DECODER,...` and `--grpc ADDR` (a port alone
+ * means loopback), and the rest of the feed's flags. Bad values throw commander's
+ * InvalidArgumentError, so the error line names the flag.
+ */
+import { InvalidArgumentError } from 'commander';
+import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
+
+export type DecoderName = 'raw' | 'moldudp64';
+export const DECODERS: DecoderName[] = ['raw', 'moldudp64'];
+
+/** `9000=moldudp64,9001=raw` or `9000-9003=moldudp64` → port → decoder. */
+export function parseDecode(v: string, prev?: Map<number, DecoderName>): Map<number, DecoderName> {
+  const out = new Map<number, DecoderName>(prev);
+  for (const part of v.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?=([a-z0-9]+)$/.exec(part.trim());
+    if (!m) throw new InvalidArgumentError(`"${part}" is not PORT=DECODER (decoders: ${DECODERS.join(', ')})`);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (a < 1 || b > 65535 || a > b) throw new InvalidArgumentError(`"${part}": ports must be within 1-65535`);
+    if (!DECODERS.includes(m[3] as DecoderName)) throw new InvalidArgumentError(`"${m[3]}" is not a decoder (${DECODERS.join(', ')})`);
+    for (let p = a; p <= b; p++) out.set(p, m[3] as DecoderName);
+  }
+  return out;
+}
+
+/** `HOST:PORT`, `[IPv6]:PORT`, or `PORT` (127.0.0.1). */
+export function parseGrpcAddress(v: string): { host: string; port: number } {
+  const m = /^(\d+)$/.exec(v) ?? /^\[([^\]]+)\]:(\d+)$/.exec(v) ?? /^([^:]+):(\d+)$/.exec(v);
+  if (!m) throw new InvalidArgumentError(`"${v}" is not HOST:PORT, [IPv6]:PORT or PORT`);
+  const host = m.length === 2 ? '127.0.0.1' : m[1];
+  const port = Number(m[m.length - 1]);
+  if (port > 65535) throw new InvalidArgumentError(`"${v}": port outside 0-65535`);
+  if (host !== 'localhost' && isIP(host) === 0) throw new InvalidArgumentError(`"${host}" is not an IP address`);
+  return { host, port };
+}
+
+/** `host:port` for grpc-js (brackets around IPv6). */
+export function grpcTarget(a: { host: string; port: number }): string {
+  return isIP(a.host) === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/** The feed's settings from the command line (present when --grpc is given). */
+export interface FeedFlags {
+  listen: { host: string; port: number };
+  tls?: { cert: string; key: string };
+  decoders: Map<number, DecoderName>;
+  historyMessages: number;
+  historyBytes: number;
+  queueMessages: number;
+  queueBytes: number;
+}
+
+export const FEED_DEFAULTS = {
+  historyMessages: 262144,
+  historyBytes: 64 << 20,
+  queueMessages: 65536,
+  queueBytes: 16 << 20,
+};
+
+/**
+ * The feed's flags from commander's parsed options, checked together; a problem is returned
+ * as `[flag, message]` for the caller's one-line error.
+ */
+export function feedFlagsFrom(o: Record<string, any>): FeedFlags | undefined | [string, string] {
+  if (!o.grpc) {
+    for (const [key, flag] of [['decode', '--decode'], ['tlsCert', '--tls-cert'], ['tlsKey', '--tls-key']] as const) {
+      if (o[key] !== undefined) return [flag, 'needs --grpc'];
+    }
+    return undefined;
+  }
+  if (o.queues !== undefined) return ['--grpc', 'not with --queues yet (the feed runs with one queue)'];
+  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) return [o.tlsCert ? '--tls-key' : '--tls-cert', 'TLS needs both --tls-cert and --tls-key'];
+  for (const [key, flag] of [['tlsCert', '--tls-cert'], ['tlsKey', '--tls-key']] as const) {
+    if (o[key] !== undefined && !existsSync(o[key])) return [flag, `no such file: ${o[key]}`];
+  }
+  const f: FeedFlags = {
+    listen: o.grpc,
+    tls: o.tlsCert ? { cert: o.tlsCert, key: o.tlsKey } : undefined,
+    decoders: o.decode ?? new Map(),
+    historyMessages: o.feedHistory ?? FEED_DEFAULTS.historyMessages,
+    historyBytes: o.feedHistoryBytes ?? FEED_DEFAULTS.historyBytes,
+    queueMessages: o.feedQueue ?? FEED_DEFAULTS.queueMessages,
+    queueBytes: o.feedQueueBytes ?? FEED_DEFAULTS.queueBytes,
+  };
+  if (f.queueMessages > f.historyMessages) return ['--feed-queue', `${f.queueMessages} is more than --feed-history (${f.historyMessages})`];
+  if (f.queueBytes > f.historyBytes / 2) return ['--feed-queue-bytes', `${f.queueBytes} is more than half of --feed-history-bytes (${f.historyBytes})`];
+  return f;
+}

@@ -1,0 +1,36 @@
+/**
+ * feed.proto, loaded once: the service definition for grpc-js (proto-loader) and the FeedBatch
+ * type for encoding batches (protobufjs, which proto-loader is built on). The server encodes
+ * each batch itself, when it is made, straight from plain objects (Type.encode; proto-loader's
+ * own serializer would first convert every message with fromObject, at half the speed), so
+ * the bytes it points at in the history ring are copied before they can be overwritten.
+ */
+import { fileURLToPath } from 'node:url';
+import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+
+export const PROTO_PATH = fileURLToPath(new URL('../../proto/feed.proto', import.meta.url));
+export const PROTO_PACKAGE = 'xsk.feed.v1';
+
+/** uint64 as JS numbers (exact below 2^53); enums as numbers; zero values filled in. */
+export const LOADER_OPTIONS: protoLoader.Options = { longs: Number, enums: Number, defaults: true, oneofs: true };
+
+export const MessageKind = { UNSPECIFIED: 0, RAW: 1, MOLDUDP64: 2 } as const;
+export const SlowPolicy = { SKIP: 0, DISCONNECT: 1 } as const;
+
+let definition: protoLoader.PackageDefinition | undefined;
+export function packageDefinition(): protoLoader.PackageDefinition {
+  return (definition ??= protoLoader.loadSync(PROTO_PATH, LOADER_OPTIONS));
+}
+
+export function feedServiceDefinition(): grpc.ServiceDefinition {
+  return packageDefinition()[`${PROTO_PACKAGE}.Feed`] as grpc.ServiceDefinition;
+}
+
+let batchType: protobuf.Type | undefined;
+/** FeedBatch as protobuf bytes, from a plain object with the proto's (camelCase) field names. */
+export function encodeBatch(batch: object): Uint8Array {
+  batchType ??= protobuf.loadSync(PROTO_PATH).lookupType(`${PROTO_PACKAGE}.FeedBatch`);
+  return batchType.encode(batch).finish();
+}
