@@ -18,7 +18,7 @@ async function xsk(sb: Sandbox, count: number, args: string[], pick: (s: Record<
     return pick(x.summary());
   });
   const s = x.summary();
-  r.extra = { kernel_drops: (s.xdp_stats.rx_ring_full ?? 0) + (s.xdp_stats.rx_dropped ?? 0), runtime: s.runtime };
+  r.extra = { kernel: s.xdp_stats ?? s.raw_stats, runtime: s.runtime };
   return r;
 }
 
@@ -27,6 +27,7 @@ export const CASES: Record<string, Case> = {
   'xsk rx generic': (sb, n) => xsk(sb, n, ['--port', '9000', '--mode', 'generic'], (s) => s.rx_packets),
   'xsk forward native': (sb, n) =>
     xsk(sb, n, ['--forward', `9000=${sb.genAddr}:9001`, '--neighbor', `${sb.genAddr}=${sb.genMac}`, '--mode', 'native'], (s) => s.tx_packets),
+  'raw rx': (sb, n) => xsk(sb, n, ['--port', '9000', '--mode', 'raw'], (s) => s.rx_packets),
   'node dgram rx': async (sb, n) => {
     const sink = startSink(sb, sb.dut, 9000, 4, 60);
     await sink.ready;
