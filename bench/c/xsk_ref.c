@@ -3,7 +3,7 @@
  * xsk_ref: the C yardstick for xsk's TypeScript datapath, on libxdp's AF_XDP rings.
  *
  *   xsk_ref rxdrop|l2fwd --iface IF --queue N --port P --mode native|generic --duration S
- *           [--fwd-dst IP:PORT --fwd-mac MAC] [--obj dist/bpf/xsk_redirect.o]
+ *           [--fwd-dst IP:PORT --fwd-mac MAC] [--busy-poll US] [--obj dist/bpf/xsk_redirect.o]
  *
  * It runs the same kernel program as xsk: it loads dist/bpf/xsk_redirect.o itself with libbpf,
  * puts P in the `ports` map and its socket in the `xsks` XSKMAP at N, and attaches the program
@@ -18,8 +18,8 @@
  * frame on TX; completions go back to FILL.
  *
  * Same geometry as xsk's defaults: 4096-byte frames, RX/TX/COMP rings of 2048, FILL of 4096,
- * 8192 frames, batches of 64. When RX is empty it sleeps in poll() (as xsk does), so CPU time
- * is spent only on packets. Bounded by --duration and SIGINT/SIGTERM; prints one JSON line.
+ * 8192 frames, batches of 64. When RX is empty it keeps looking for --busy-poll µs (default
+ * 200, xsk's default) and then sleeps in poll(), as xsk does. Bounded by --duration and SIGINT/SIGTERM; prints one JSON line.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -65,18 +65,19 @@ static struct {
 	unsigned port;
 	int native;
 	double duration;
+	unsigned busy_poll_us;
 	const char *obj;
 	int have_fwd;
 	uint8_t fwd_addr[4]; /* network order */
 	uint16_t fwd_port;   /* host order */
 	uint8_t fwd_mac[6];
 	uint8_t src_mac[6];
-} opt = { .duration = 0 };
+} opt = { .busy_poll_us = 200 };
 
 static void usage_exit(const char *why)
 {
 	fprintf(stderr, "xsk_ref: %s\nusage: xsk_ref rxdrop|l2fwd --iface IF --queue N --port P "
-			"--mode native|generic --duration S [--fwd-dst IP:PORT --fwd-mac MAC] [--obj FILE]\n",
+			"--mode native|generic --duration S [--fwd-dst IP:PORT --fwd-mac MAC] [--busy-poll US] [--obj FILE]\n",
 		why);
 	exit(2);
 }
@@ -142,6 +143,8 @@ static void parse_args(int argc, char **argv)
 			fwd_dst = v;
 		else if (!strcmp(f, "--fwd-mac"))
 			fwd_mac = v;
+		else if (!strcmp(f, "--busy-poll"))
+			opt.busy_poll_us = parse_uint(f, v, 1000000);
 		else if (!strcmp(f, "--obj"))
 			opt.obj = v;
 		else {
@@ -365,7 +368,7 @@ static void on_signal(int sig)
 
 static struct {
 	uint64_t rx_packets, rx_bytes, rx_datagrams, rx_payload_bytes, invalid[NREASONS];
-	uint64_t tx_packets, tx_ring_full, not_forwarded, field_sum;
+	uint64_t tx_packets, tx_ring_full, not_forwarded, tx_kick_errors, field_sum;
 } st;
 
 static void *umem_area;
@@ -398,10 +401,28 @@ static void refill(void)
 	xsk_ring_prod__submit(&fill, want);
 }
 
+/* Descriptors on TX that the kernel has not taken yet. */
+static inline unsigned tx_in_ring(void)
+{
+	return tx.cached_prod - __atomic_load_n(tx.consumer, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Wake the kernel for TX when it asks. In copy mode one sendto() sends at most 32 frames, so
+ * kick until it has taken everything on the ring (bounded; it stops on EAGAIN/EBUSY/ENOBUFS,
+ * which mean "later").
+ */
 static void kick_tx(void)
 {
-	if (xsk_ring_prod__needs_wakeup(&tx))
-		sendto(xsk_fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+	for (int i = 0; i < RING_SIZE / 32 + 1 && tx_in_ring(); i++) {
+		if (!xsk_ring_prod__needs_wakeup(&tx))
+			break;
+		if (sendto(xsk_fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EINTR) {
+			if (errno != EAGAIN && errno != EBUSY && errno != ENOBUFS && errno != ENETDOWN)
+				st.tx_kick_errors++;
+			break;
+		}
+	}
 }
 
 static void reap_completions(void)
@@ -424,7 +445,20 @@ static unsigned rx_batch(void)
 	unsigned n, nfwd = 0, sent;
 	struct parsed r;
 
-	n = xsk_ring_cons__peek(&rx, BATCH, &idx);
+	n = BATCH;
+	if (opt.app == L2FWD) {
+		/* Take off RX only what TX has room for: past that the kernel drops at RX, before we
+		 * have spent anything on the frame. */
+		n = xsk_prod_nb_free(&tx, BATCH);
+		if (n < BATCH) {
+			kick_tx();
+			reap_completions();
+			n = xsk_prod_nb_free(&tx, BATCH);
+		}
+		if (n > BATCH)
+			n = BATCH;
+	}
+	n = xsk_ring_cons__peek(&rx, n, &idx);
 	if (!n)
 		return 0;
 	for (unsigned i = 0; i < n; i++) {
@@ -515,7 +549,7 @@ int main(int argc, char **argv)
 	struct bpf_map *m_xsks, *m_ports, *m_counters;
 	int link_fd = -1, err, ret = 1;
 	__u32 existing = 0;
-	double t0, deadline, elapsed;
+	double t0, deadline, elapsed, idle_since = 0;
 
 	parse_args(argc, argv);
 	libbpf_set_print(quiet_print);
@@ -651,13 +685,21 @@ int main(int argc, char **argv)
 		}
 		if (now_s() >= deadline)
 			break;
-		if (!got) {
+		if (got) {
+			idle_since = 0;
+		} else {
 			struct pollfd pfd = { .fd = xsk_fd, .events = POLLIN };
+			double t = now_s();
 
 			if (tx_outstanding)
 				kick_tx();
-			/* Sleep until RX has frames (the kernel needs no FILL wakeup in copy mode; poll()
-			 * does it where it does). Short timeout while TX completions are pending. */
+			/* Like xsk's --busy-poll: keep looking for a while before going to sleep. */
+			if (!idle_since)
+				idle_since = t;
+			if (t - idle_since < opt.busy_poll_us / 1e6)
+				continue;
+			/* Sleep until RX has frames (poll() also does the FILL wakeup where the driver
+			 * needs it). Short timeout while TX completions are pending. */
 			poll(&pfd, 1, tx_outstanding ? 1 : 100);
 		}
 	}
@@ -696,9 +738,10 @@ int main(int argc, char **argv)
 		printf("\"invalid\":{");
 		for (int i = 1; i < NREASONS; i++)
 			printf("%s\"%s\":%llu", i > 1 ? "," : "", reason_names[i], (unsigned long long)st.invalid[i]);
-		printf("},\"tx_packets\":%llu,\"tx_drops\":{\"ring_full\":%llu,\"not_forwarded\":%llu,\"unsent\":%u},",
+		printf("},\"tx_packets\":%llu,\"tx_drops\":{\"ring_full\":%llu,\"not_forwarded\":%llu,\"unsent\":%u,\"kick_errors\":%llu},",
 		       (unsigned long long)st.tx_packets, (unsigned long long)st.tx_ring_full,
-		       (unsigned long long)st.not_forwarded, tx_outstanding);
+		       (unsigned long long)st.not_forwarded, tx_outstanding,
+		       (unsigned long long)st.tx_kick_errors);
 		printf("\"xdp_stats\":{");
 		if (have_stats) {
 			printf("\"rx_dropped\":%llu,\"rx_invalid_descs\":%llu,\"tx_invalid_descs\":%llu",

@@ -5,45 +5,12 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import type { ChildProcess } from 'node:child_process';
 import { Sandbox } from '../../src/sandbox/netns.js';
 import { runTool, startSink } from '../../src/sandbox/xsk-process.js';
+import { RefProcess, haveRef } from '../../bench/c/ref.js';
 
-const REF = fileURLToPath(new URL('../../build/bench/xsk_ref', import.meta.url));
 const PORT = 9000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** xsk_ref running in a namespace: wait for "xsk_ref up", stop it, read its JSON line. */
-class Ref {
-  readonly child: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<number | null>;
-  constructor(sb: Sandbox, args: string[]) {
-    this.child = sb.spawn(sb.dut, REF, args);
-    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
-    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
-  }
-  async up(ms = 10000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!this.stderr.includes('xsk_ref up')) {
-      if (this.child.exitCode !== null) throw new Error(`xsk_ref exited before coming up: ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`xsk_ref not up after ${ms} ms: ${this.stderr}`);
-      await sleep(20);
-    }
-  }
-  async stop(): Promise<Record<string, any>> {
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10000);
-    const code = await this.exited;
-    clearTimeout(timer);
-    assert.equal(code, 0, this.stderr);
-    return JSON.parse(this.stdout.trim().split('\n').pop() ?? '');
-  }
-}
 
 /** The Udp: line of /proc/net/snmp as name → value. */
 function udpCounters(snmp: string): Record<string, number> {
@@ -62,7 +29,7 @@ async function waitNoXdp(sb: Sandbox, ms = 3000): Promise<string> {
   return xdp;
 }
 
-describe('C reference (xsk_ref), native mode', { skip: !existsSync(REF) && 'build/bench/xsk_ref not built (npm run build)' }, () => {
+describe('C reference (xsk_ref), native mode', { skip: !haveRef() && 'build/bench/xsk_ref not built (npm run build)' }, () => {
   let sb: Sandbox;
   before(() => {
     sb = new Sandbox({ name: 'xskc', backends: 1 });
@@ -70,7 +37,7 @@ describe('C reference (xsk_ref), native mode', { skip: !existsSync(REF) && 'buil
   after(() => sb.destroy());
 
   it('rxdrop counts exactly the datagrams sent to its port and detaches on exit', async () => {
-    const ref = new Ref(sb, ['rxdrop', '--iface', sb.dutIf, '--queue', '0', '--port', String(PORT), '--mode', 'native', '--duration', '30']);
+    const ref = new RefProcess(sb, { app: 'rxdrop', mode: 'native', port: PORT, duration: 30 });
     await ref.up();
     assert.ok(sb.xdpOn(sb.dut, sb.dutIf), 'our XDP program is attached while xsk_ref runs');
     const sent = await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', String(PORT), '--count', '3000', '--size', '100']);
@@ -93,14 +60,12 @@ describe('C reference (xsk_ref), native mode', { skip: !existsSync(REF) && 'buil
   });
 
   it('stops by itself at --duration and leaves no program', async () => {
-    const ref = new Ref(sb, ['rxdrop', '--iface', sb.dutIf, '--queue', '0', '--port', String(PORT), '--mode', 'native', '--duration', '1']);
+    const ref = new RefProcess(sb, { app: 'rxdrop', mode: 'native', port: PORT, duration: 1 });
     await ref.up();
     const t = Date.now();
-    const timer = setTimeout(() => ref.child.kill('SIGKILL'), 10000);
-    assert.equal(await ref.exited, 0, ref.stderr);
-    clearTimeout(timer);
+    assert.equal(await ref.exit(), 0, ref.stderr);
     assert.ok(Date.now() - t < 3000);
-    assert.equal(JSON.parse(ref.stdout).rx_packets, 0);
+    assert.equal(ref.summary().rx_packets, 0);
     assert.equal(await waitNoXdp(sb), '');
   });
 
@@ -109,8 +74,7 @@ describe('C reference (xsk_ref), native mode', { skip: !existsSync(REF) && 'buil
     const [link] = JSON.parse(sb.exec(b.ns, 'ip', ['-j', 'link', 'show', b.dev])) as { address: string }[];
     const sink = startSink(sb, b.ns, 9001);
     await sink.ready;
-    const ref = new Ref(sb, ['l2fwd', '--iface', sb.dutIf, '--queue', '0', '--port', String(PORT), '--mode', 'native', '--duration', '30',
-      '--fwd-dst', `${b.addr}:9001`, '--fwd-mac', link.address]);
+    const ref = new RefProcess(sb, { app: 'l2fwd', mode: 'native', port: PORT, duration: 30, fwdDst: `${b.addr}:9001`, fwdMac: link.address });
     await ref.up();
     const sent = await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', String(PORT), '--count', '2000', '--size', '300', '--burst', '16', '--gap-ms', '2']);
     assert.equal(sent.sent, 2000);
