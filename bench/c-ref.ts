@@ -11,7 +11,15 @@
  * `--target gen` it goes straight back to gen0 and is dropped there (bench/run.ts's path, no
  * bridge). xsk is told the next hop's MAC with --neighbor, the C reference with --fwd-mac.
  *
- *   sudo node --import tsx bench/c-ref.ts [--runs 3] [--count 3000000] [--target backend|gen]
+ * Both receivers get the same --busy-poll: µs of polling an empty ring before sleeping in
+ * poll(), default 200 (xsk's own default). On veth the generator, not the receiver, bounds the
+ * rate (the kernel's copy into the UMEM runs on the generator's CPU), so a receiver that
+ * busy-polls is never idle and its CPU per frame is just 1 / rate: the rates are the thing to
+ * compare. With --busy-poll 0 CPU time goes only to frames and the wakeups that bring them,
+ * which compares per-frame cost (in generic mode the kernel wakes a sleeping receiver for
+ * every frame, so there it mostly measures wakeups).
+ *
+ *   sudo node --import tsx bench/c-ref.ts [--runs 3] [--count 3000000] [--target backend|gen] [--busy-poll 0]
  * Bounded: each run sends --count frames and stops within 10 s; writes bench/results/c-ref.json.
  */
 import { parseArgs } from 'node:util';
@@ -23,13 +31,19 @@ import { measure, type CaseResult } from './lib/measure.js';
 import { haveRef, measureRef, XSK_REF } from './c/ref.js';
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '3' }, count: { type: 'string', default: '3000000' }, target: { type: 'string', default: 'backend' } },
+  options: {
+    runs: { type: 'string', default: '3' },
+    count: { type: 'string', default: '3000000' },
+    target: { type: 'string', default: 'backend' },
+    'busy-poll': { type: 'string', default: '200' },
+  },
 });
 const runs = Number(values.runs);
 const count = Number(values.count);
 const target = values.target;
-if (!(runs >= 1 && runs <= 20) || !(count >= 1000 && count <= 50_000_000) || (target !== 'backend' && target !== 'gen')) {
-  process.stderr.write('bench/c-ref: --runs 1..20, --count 1000..50000000, --target backend|gen\n');
+const busyPoll = Number(values['busy-poll']);
+if (!(busyPoll >= 0 && busyPoll <= 10000) || !(runs >= 1 && runs <= 20) || !(count >= 1000 && count <= 50_000_000) || (target !== 'backend' && target !== 'gen')) {
+  process.stderr.write('bench/c-ref: --runs 1..20, --count 1000..50000000, --target backend|gen, --busy-poll 0..10000\n');
   process.exit(2);
 }
 if (!haveRef()) {
@@ -38,7 +52,7 @@ if (!haveRef()) {
 }
 
 async function xsk(sb: Sandbox, args: string[], pick: (s: Record<string, any>) => number): Promise<CaseResult> {
-  const x = new XskProcess(sb, ['--iface', sb.dutIf, '--stats-interval', '0', ...args]);
+  const x = new XskProcess(sb, ['--iface', sb.dutIf, '--stats-interval', '0', '--busy-poll', String(busyPoll), ...args]);
   await x.up();
   const r = await measure(sb, x.child.pid!, 9000, count, async () => {
     x.signal('SIGTERM');
@@ -57,12 +71,12 @@ function pairs(sb: Sandbox, to: { addr: string; mac: string }): Pair[] {
     ...(['native', 'generic'] as const).map((mode) => ({
       name: `rx ${mode}`,
       xsk: () => xsk(sb, ['--port', '9000', '--mode', mode], (s) => s.rx_packets),
-      c: () => measureRef(sb, count, { app: 'rxdrop', mode }),
+      c: () => measureRef(sb, count, { app: 'rxdrop', mode, busyPoll }),
     })),
     {
       name: 'forward native',
       xsk: () => xsk(sb, ['--forward', `9000=${to.addr}:9001`, '--neighbor', `${to.addr}=${to.mac}`, '--mode', 'native'], (s) => s.tx_packets),
-      c: () => measureRef(sb, count, { app: 'l2fwd', mode: 'native', fwdDst: `${to.addr}:9001`, fwdMac: to.mac }),
+      c: () => measureRef(sb, count, { app: 'l2fwd', mode: 'native', fwdDst: `${to.addr}:9001`, fwdMac: to.mac, busyPoll }),
     },
   ];
 }
@@ -140,5 +154,5 @@ console.table(
   })),
 );
 mkdirSync(OUT, { recursive: true });
-writeFileSync(`${OUT}c-ref.json`, JSON.stringify({ date: new Date().toISOString(), count, runs, target, table, raw: Object.fromEntries(results) }, null, 2) + '\n');
+writeFileSync(`${OUT}c-ref.json`, JSON.stringify({ date: new Date().toISOString(), count, runs, target, busy_poll_us: busyPoll, table, raw: Object.fromEntries(results) }, null, 2) + '\n');
 console.log(`wrote ${OUT}c-ref.json`);

@@ -22,6 +22,8 @@ export interface RefOptions {
   /** l2fwd: where to send, and the next hop's MAC. */
   fwdDst?: string;
   fwdMac?: string;
+  /** µs to keep polling an empty RX ring before sleeping in poll() (xsk_ref's default: 200, as xsk). */
+  busyPoll?: number;
 }
 
 export class RefProcess {
@@ -35,6 +37,7 @@ export class RefProcess {
       '--duration', String(o.duration ?? 60)];
     if (o.fwdDst) args.push('--fwd-dst', o.fwdDst);
     if (o.fwdMac) args.push('--fwd-mac', o.fwdMac);
+    if (o.busyPoll !== undefined) args.push('--busy-poll', String(o.busyPoll));
     // `ip netns exec` execs in place: the child's pid is xsk_ref's.
     this.child = sb.spawn(ns, XSK_REF, args);
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
@@ -101,6 +104,7 @@ export async function measureRef(sb: Sandbox, count: number, o: RefOptions): Pro
     kernel_drops: (s.xdp_stats.rx_ring_full ?? 0) + (s.xdp_stats.rx_dropped ?? 0),
     tx_ring_full: s.tx_drops.ring_full,
     cpu_s_total: s.cpu_s,
+    sys_share: s.cpu_s > 0 ? Number((s.sys_s / s.cpu_s).toFixed(2)) : 0,
   };
   return r;
 }

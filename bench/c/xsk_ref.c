@@ -762,7 +762,8 @@ int main(int argc, char **argv)
 				sum += vals[c];
 			printf("%s\"%s\":%llu", k ? "," : "", cnames[k], (unsigned long long)sum);
 		}
-		printf("},\"field_sum\":%llu,\"cpu_s\":%.4f}\n", (unsigned long long)st.field_sum, cpu_s);
+		printf("},\"field_sum\":%llu,\"cpu_s\":%.4f,\"user_s\":%.4f,\"sys_s\":%.4f}\n", (unsigned long long)st.field_sum,
+		       cpu_s, ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6, ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
 		fflush(stdout);
 	}
 	ret = 0;

@@ -69,6 +69,15 @@ describe('C reference (xsk_ref), native mode', { skip: !haveRef() && 'build/benc
     assert.equal(await waitNoXdp(sb), '');
   });
 
+  it('leaves no program behind when killed (the bpf_link dies with it)', async () => {
+    const ref = new RefProcess(sb, { app: 'rxdrop', mode: 'native', port: PORT, duration: 30 });
+    await ref.up();
+    assert.ok(sb.xdpOn(sb.dut, sb.dutIf));
+    ref.child.kill('SIGKILL');
+    assert.equal(await ref.exit(), null);
+    assert.equal(await waitNoXdp(sb), '');
+  });
+
   it('l2fwd rewrites datagrams for the backend with valid checksums', async () => {
     const b = sb.backends[0];
     const [link] = JSON.parse(sb.exec(b.ns, 'ip', ['-j', 'link', 'show', b.dev])) as { address: string }[];
