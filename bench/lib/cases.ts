@@ -6,6 +6,7 @@
 import type { Sandbox } from '../../src/sandbox/netns.js';
 import { XskProcess, startSink } from '../../src/sandbox/xsk-process.js';
 import { measure, type CaseResult } from './measure.js';
+import { C_CASES } from '../c/ref.js';
 
 export type Case = (sb: Sandbox, count: number) => Promise<CaseResult>;
 
@@ -24,9 +25,12 @@ async function xsk(sb: Sandbox, count: number, args: string[], pick: (s: Record<
 
 export const CASES: Record<string, Case> = {
   'xsk rx native': (sb, n) => xsk(sb, n, ['--port', '9000', '--mode', 'native'], (s) => s.rx_packets),
+  'C rxdrop native': C_CASES['C rxdrop native'],
   'xsk rx generic': (sb, n) => xsk(sb, n, ['--port', '9000', '--mode', 'generic'], (s) => s.rx_packets),
+  'C rxdrop generic': C_CASES['C rxdrop generic'],
   'xsk forward native': (sb, n) =>
     xsk(sb, n, ['--forward', `9000=${sb.genAddr}:9001`, '--neighbor', `${sb.genAddr}=${sb.genMac}`, '--mode', 'native'], (s) => s.tx_packets),
+  'C l2fwd native': C_CASES['C l2fwd native'],
   'raw rx': (sb, n) => xsk(sb, n, ['--port', '9000', '--mode', 'raw'], (s) => s.rx_packets),
   'node dgram rx': async (sb, n) => {
     const sink = startSink(sb, sb.dut, 9000, 4, 60);
