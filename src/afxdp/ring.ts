@@ -19,7 +19,9 @@
  * Indices are free-running u32 counters that wrap at 2^32; "how many" is always a difference
  * taken modulo 2^32 (`(a - b) >>> 0`). Like libxdp, each side keeps a cached copy of the other
  * side's index and reloads it (Atomics.load) only when the cache says the ring looks full/empty;
- * its own index is published with Atomics.store after the entries are written.
+ * its own index, which only it writes, is kept locally and published with Atomics.store after
+ * the entries are written. (Atomics calls are not inlined by V8 here: ~18 ns each, so a batch
+ * makes as few as it can: typically one load and three stores.)
  *
  * Verbs mirror libxdp's xsk.h: producer rings reserve/submit, consumer rings peek/release.
  * The descriptor areas are viewed as Uint32Array (u64 addresses as two u32 words, little
@@ -66,9 +68,13 @@ abstract class Ring {
 
 /** FILL and TX: userspace produces. */
 export class ProducerRing extends Ring {
+  /** The producer index as last published: only this side writes it, so no need to load it. */
+  private published: number;
+
   constructor(mem: RingMemory, size: number, descWords: number) {
     super(mem, size, descWords);
     this.cachedProd = Atomics.load(this.producer, 0);
+    this.published = this.cachedProd;
     // The producer may run `size` ahead of the consumer: keep the consumer index + size.
     this.cachedCons = (Atomics.load(this.consumer, 0) + size) >>> 0;
   }
@@ -95,7 +101,8 @@ export class ProducerRing extends Ring {
 
   /** Publish `n` reserved slots to the kernel (store-release of the producer index). */
   submit(n: number): void {
-    Atomics.store(this.producer, 0, (Atomics.load(this.producer, 0) + n) >>> 0);
+    this.published = (this.published + n) >>> 0;
+    Atomics.store(this.producer, 0, this.published);
   }
 
   /** Entries the consumer has not taken yet (for fill-level metrics). */
@@ -108,10 +115,13 @@ export class ProducerRing extends Ring {
 export class ConsumerRing extends Ring {
   /** First index of the entries returned by the last peek(). */
   idx = 0;
+  /** The consumer index as last published: only this side writes it. */
+  private released: number;
 
   constructor(mem: RingMemory, size: number, descWords: number) {
     super(mem, size, descWords);
     this.cachedCons = Atomics.load(this.consumer, 0);
+    this.released = this.cachedCons;
     this.cachedProd = Atomics.load(this.producer, 0);
   }
 
@@ -137,7 +147,8 @@ export class ConsumerRing extends Ring {
 
   /** Hand `n` peeked entries back to the kernel (store-release of the consumer index). */
   release(n: number): void {
-    Atomics.store(this.consumer, 0, (Atomics.load(this.consumer, 0) + n) >>> 0);
+    this.released = (this.released + n) >>> 0;
+    Atomics.store(this.consumer, 0, this.released);
   }
 
   pending(): number {

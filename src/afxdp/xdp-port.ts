@@ -115,7 +115,7 @@ export class XdpPort implements Port {
     if (this.complete() > 0) this.refill();
     const n = rx.peek(max);
     if (n === 0) {
-      if (tx.pending() > 0) this.kickIfNeeded();
+      if (this.txOutstanding > 0 && tx.pending() > 0) this.kickIfNeeded();
       if (fill.needsWakeup()) this.socket.wakeupRx();
       return 0;
     }
