@@ -164,12 +164,23 @@ export class Subscription implements AsyncIterable<FeedBatch> {
   }
 }
 
+/** The last source address formatted (a feed's messages mostly come from a few senders). */
+let lastAddr: Buffer = Buffer.alloc(0);
+let lastAddrText = '';
+function sourceText(b: Buffer): string {
+  if (!b.equals(lastAddr)) {
+    lastAddr = Buffer.from(b);
+    lastAddrText = formatAddress(b);
+  }
+  return lastAddrText;
+}
+
 function toBatch(raw: any): FeedBatch {
   const messages: FeedMessage[] = raw.messages.map((m: any) => {
     const msg: FeedMessage = {
       sequence: m.sequence,
       receiveTimeNs: m.receiveTimeNs,
-      source: formatAddress(m.sourceAddress),
+      source: sourceText(m.sourceAddress),
       sourcePort: m.sourcePort,
       destinationPort: m.destinationPort,
       kind: m.kind === MessageKind.MOLDUDP64 ? 'moldudp64' : 'raw',

@@ -81,9 +81,12 @@ export function feedFlagsFrom(o: Record<string, any>): FeedFlags | undefined | [
     decoders: o.decode ?? new Map(),
     historyMessages: o.feedHistory ?? FEED_DEFAULTS.historyMessages,
     historyBytes: o.feedHistoryBytes ?? FEED_DEFAULTS.historyBytes,
-    queueMessages: o.feedQueue ?? FEED_DEFAULTS.queueMessages,
-    queueBytes: o.feedQueueBytes ?? FEED_DEFAULTS.queueBytes,
+    queueMessages: 0,
+    queueBytes: 0,
   };
+  // Unless given, the queue bounds follow a smaller history down.
+  f.queueMessages = o.feedQueue ?? Math.min(FEED_DEFAULTS.queueMessages, f.historyMessages);
+  f.queueBytes = o.feedQueueBytes ?? Math.min(FEED_DEFAULTS.queueBytes, Math.floor(f.historyBytes / 2));
   if (f.queueMessages > f.historyMessages) return ['--feed-queue', `${f.queueMessages} is more than --feed-history (${f.historyMessages})`];
   if (f.queueBytes > f.historyBytes / 2) return ['--feed-queue-bytes', `${f.queueBytes} is more than half of --feed-history-bytes (${f.historyBytes})`];
   return f;

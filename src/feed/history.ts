@@ -99,6 +99,10 @@ export class History {
     this.evPort = new Uint16Array(e);
     this.evFirst = new Float64Array(e);
     this.evCount = new Float64Array(e);
+    // Touch every page now: the history's memory is taken at start, not as traffic fills it.
+    this.data.fill(0);
+    this.srcAddr.fill(0);
+    for (const a of [this.rxNs, this.dataOff, this.length, this.cumBytes, this.family, this.srcPort, this.dstPort, this.kind, this.session, this.moldSeq]) a.fill(0);
   }
 
   slot(seq: number): number {

@@ -62,7 +62,7 @@ export function testPatternByte(seq: number, j: number): number {
 export function checkTestMessage(payload: Uint8Array, seq: number): boolean {
   if (payload.length < 16) return false;
   const b = Buffer.from(payload.buffer, payload.byteOffset, payload.length);
-  if (b.readBigUInt64BE(0) !== BigInt(seq)) return false;
+  if (b.readUInt32BE(0) * 4294967296 + b.readUInt32BE(4) !== seq) return false;
   for (let j = 16; j < b.length; j++) if (b[j] !== testPatternByte(seq, j)) return false;
   return true;
 }

@@ -1,0 +1,247 @@
+#!/usr/bin/env node
+/**
+ * xsk-feed-client: subscribe to xsk's gRPC feed and say what arrives.
+ *
+ *   node dist/feed-client.js --addr 127.0.0.1:50051 [--port 9000] [--source ADDR]
+ *        [--kind raw,moldudp64] [--types AE] [--from SEQ] [--max-batch N] [--heartbeat-ms MS]
+ *        [--policy skip|disconnect] [--queue N] [--queue-bytes N] [--tls] [--ca FILE]
+ *        [--server-name NAME] [--count N] [--seconds S] [--print] [--verify] [--stamps]
+ *        [--pause-after N --pause-ms MS] [--state]
+ *
+ * Every second a line on stderr: messages per second, total, gaps, skipped, the last
+ * sequence. At the end (count reached, seconds over, the stream ended, SIGINT/SIGTERM) one
+ * JSON line on stdout with the totals, the stream's final status and the latency from the
+ * server's receive time to here (same host: CLOCK_MONOTONIC is shared). --print writes each
+ * message as a JSON line first. --verify checks MoldUDP64 payloads made by mold-send;
+ * --stamps measures from mold-send's send times too. --state prints the server's state.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import * as hdr from 'hdr-histogram-js';
+import { FeedClient, type Kind, type SubscribeOptions } from './feed/client.js';
+import { parseGrpcAddress, grpcTarget } from './feed/flags.js';
+import { checkTestMessage } from './feed/mold-packet.js';
+
+function int(v: string): number {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a non-negative integer');
+  return Number(v);
+}
+
+function kinds(v: string): Kind[] {
+  const out = v.split(',').map((k) => k.trim());
+  for (const k of out) if (k !== 'raw' && k !== 'moldudp64') throw new InvalidArgumentError(`"${k}" is not raw or moldudp64`);
+  return out as Kind[];
+}
+
+function ports(v: string): number[] {
+  return v.split(',').map((p) => {
+    const n = Number(p);
+    if (!/^\d+$/.test(p) || n < 1 || n > 65535) throw new InvalidArgumentError(`"${p}" is not a port`);
+    return n;
+  });
+}
+
+const cmd = new Command('xsk-feed-client')
+  .description("Subscribe to xsk's gRPC feed: rate, gaps, skips; optionally every message")
+  .requiredOption('--addr <addr>', 'server: HOST:PORT, [IPv6]:PORT or PORT (127.0.0.1)', parseGrpcAddress)
+  .option('--port <ports>', 'destination ports to receive (comma list)', ports)
+  .option('--source <addr>', 'source address to receive from')
+  .option('--kind <kinds>', 'raw and/or moldudp64', kinds)
+  .option('--types <chars>', 'MoldUDP64 message types (first byte), e.g. AE')
+  .option('--from <seq>', 'resume from this server sequence', int)
+  .option('--max-batch <n>', 'messages per batch', int)
+  .option('--heartbeat-ms <ms>', 'heartbeat interval on an idle stream', int)
+  .addOption(new Option('--policy <policy>', 'when this client falls behind').choices(['skip', 'disconnect']).default('skip'))
+  .option('--queue <n>', 'messages this client may be behind', int)
+  .option('--queue-bytes <n>', 'payload bytes this client may be behind', int)
+  .option('--tls', 'connect with TLS (system CAs unless --ca)', false)
+  .option('--ca <file>', 'trust this CA certificate (PEM); implies --tls')
+  .option('--server-name <name>', "the name to expect in the server's certificate")
+  .option('--count <n>', 'stop after this many messages', int)
+  .option('--seconds <s>', 'stop after this many seconds', (v) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected seconds > 0');
+    return n;
+  })
+  .option('--print', 'print every message and event as a JSON line', false)
+  .option('--verify', "check MoldUDP64 payloads made by xsk's mold-send", false)
+  .option('--stamps', "also measure from mold-send's send times (mold-send --stamp)", false)
+  .option('--pause-after <n>', 'stop reading after this many messages (testing slow consumers)', int)
+  .option('--pause-ms <ms>', '... for this long', int)
+  .option('--state', "print the server's state and exit", false)
+  .showHelpAfterError(false)
+  .allowExcessArguments(false);
+cmd.parse(process.argv);
+const o = cmd.opts();
+
+const tls = o.ca || o.tls ? { ca: o.ca ? readFileSync(o.ca) : undefined, serverName: o.serverName } : undefined;
+const client = new FeedClient(grpcTarget(o.addr), { tls });
+
+if (o.state) {
+  try {
+    process.stdout.write(JSON.stringify(await client.state()) + '\n');
+    process.exit(0);
+  } catch (e) {
+    process.stderr.write(`xsk-feed-client: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+const req: SubscribeOptions = {
+  ports: o.port,
+  source: o.source,
+  kinds: o.kind,
+  messageTypes: o.types,
+  fromSequence: o.from,
+  maxBatch: o.maxBatch,
+  heartbeatMs: o.heartbeatMs,
+  slowPolicy: o.policy,
+  maxQueueMessages: o.queue,
+  maxQueueBytes: o.queueBytes,
+};
+const sub = client.subscribe(req);
+const hist = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: 3 });
+const lagNs = hist();
+const wireNs = hist();
+const t = {
+  messages: 0,
+  batches: 0,
+  payload_bytes: 0,
+  first_sequence: 0,
+  last_sequence: 0,
+  sequence_jumps: 0,
+  out_of_order: 0,
+  gaps: 0,
+  gap_messages: 0,
+  skipped: 0,
+  skip_events: 0,
+  heartbeats: 0,
+  end_of_session: 0,
+  shutdown: false,
+  resume_unavailable: undefined as undefined | { requested: number; oldest: number },
+  corrupt: 0,
+  mold_duplicates: 0,
+};
+/** MoldUDP64 sequences seen, per session, as bitmaps (--verify: duplicates). */
+const moldSeen = new Map<string, { base: number; bits: Uint8Array }>();
+function seen(session: string, seq: number): boolean {
+  let s = moldSeen.get(session);
+  if (!s) moldSeen.set(session, (s = { base: seq, bits: new Uint8Array(1 << 16) }));
+  const i = seq - s.base;
+  if (i < 0 || i >= 1 << 30) return false; // outside what a test sends: not tracked
+  if (i >> 3 >= s.bits.length) {
+    const bigger = new Uint8Array(Math.max(s.bits.length * 2, (i >> 3) + 1));
+    bigger.set(s.bits);
+    s.bits = bigger;
+  }
+  const was = (s.bits[i >> 3] >> (i & 7)) & 1;
+  s.bits[i >> 3] |= 1 << (i & 7);
+  return was === 1;
+}
+const startedAt = performance.now();
+let lastLineAt = startedAt;
+let lastLineMessages = 0;
+
+function line(): void {
+  const now = performance.now();
+  const rate = ((t.messages - lastLineMessages) * 1000) / (now - lastLineAt || 1);
+  lastLineAt = now;
+  lastLineMessages = t.messages;
+  process.stderr.write(
+    `${rate.toFixed(0)} msg/s | total ${t.messages} | gaps ${t.gaps} (${t.gap_messages} msgs) | skipped ${t.skipped} | last seq ${t.last_sequence}\n`,
+  );
+}
+const lineTimer = setInterval(line, 1000);
+let stopTimer: NodeJS.Timeout | undefined;
+if (o.seconds) stopTimer = setTimeout(() => sub.cancel(), o.seconds * 1000);
+process.on('SIGINT', () => sub.cancel());
+process.on('SIGTERM', () => sub.cancel());
+
+const us = (h: hdr.Histogram) =>
+  h.totalCount === 0
+    ? null
+    : {
+        count: h.totalCount,
+        p50: Math.round(h.getValueAtPercentile(50) / 100) / 10,
+        p90: Math.round(h.getValueAtPercentile(90) / 100) / 10,
+        p99: Math.round(h.getValueAtPercentile(99) / 100) / 10,
+        'p99.9': Math.round(h.getValueAtPercentile(99.9) / 100) / 10,
+        max: Math.round(h.maxValue / 100) / 10,
+      };
+
+let paused = false;
+outer: for await (const b of sub) {
+  const now = Number(process.hrtime.bigint());
+  t.batches++;
+  for (const e of b.events) {
+    if (o.print) process.stdout.write(JSON.stringify({ event: e }) + '\n');
+    switch (e.type) {
+      case 'gap':
+        t.gaps++;
+        t.gap_messages += e.count;
+        break;
+      case 'skipped':
+        t.skipped += e.count;
+        t.skip_events++;
+        break;
+      case 'heartbeat':
+        t.heartbeats++;
+        break;
+      case 'end_of_session':
+        t.end_of_session++;
+        break;
+      case 'shutdown':
+        t.shutdown = true;
+        break;
+      case 'subscribed':
+        process.stderr.write(`subscribed at ${e.nextSequence}\n`);
+        break;
+      case 'resume_unavailable':
+        t.resume_unavailable = { requested: e.requestedSequence, oldest: e.oldestSequence };
+        break;
+    }
+  }
+  for (const m of b.messages) {
+    if (o.print) process.stdout.write(JSON.stringify({ ...m, payload: m.payload.toString('hex') }) + '\n');
+    if (t.messages === 0) t.first_sequence = m.sequence;
+    else if (m.sequence <= t.last_sequence) t.out_of_order++;
+    else if (m.sequence !== t.last_sequence + 1) t.sequence_jumps++;
+    t.last_sequence = m.sequence;
+    t.messages++;
+    t.payload_bytes += m.payload.length;
+    lagNs.recordValue(Math.max(1, now - m.receiveTimeNs));
+    if (m.mold && (o.verify || o.stamps) && m.payload.length >= 16) {
+      if (o.stamps) {
+        const sentNs = Number(m.payload.readBigUInt64BE(8));
+        if (sentNs > 0) wireNs.recordValue(Math.max(1, now - sentNs));
+      }
+      if (o.verify) {
+        if (!checkTestMessage(m.payload, m.mold.sequence)) t.corrupt++;
+        if (seen(m.mold.session, m.mold.sequence)) t.mold_duplicates++;
+      }
+    }
+    if (o.count && t.messages >= o.count) break outer;
+  }
+  if (o.pauseAfter !== undefined && !paused && t.messages >= o.pauseAfter) {
+    paused = true;
+    await new Promise((r) => setTimeout(r, o.pauseMs ?? 1000));
+  }
+}
+sub.cancel();
+const status = await sub.done;
+clearInterval(lineTimer);
+clearTimeout(stopTimer);
+client.close();
+const seconds = (performance.now() - startedAt) / 1000;
+process.stdout.write(
+  JSON.stringify({
+    ...t,
+    seconds,
+    rate: t.messages / seconds,
+    status: { code: status.code, details: status.details },
+    lag_us: us(lagNs),
+    wire_us: us(wireNs),
+  }) + '\n',
+);
+// Cancelled by us (count, seconds, signal) is a normal end.
+process.exit(status.code === 0 || status.code === 1 ? 0 : 2);
