@@ -129,7 +129,7 @@ export class FeedComponent implements Component, FeedCore {
         id: this.nextId++,
         peer,
         filter,
-        fromSequence: from === undefined || from === null ? undefined : Number(from),
+        fromSequence: from ? Number(from) : undefined,
         maxBatch,
         maxBatchBytes: MAX_BATCH_BYTES,
         heartbeatMs,
