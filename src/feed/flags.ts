@@ -71,6 +71,11 @@ export function feedFlagsFrom(o: Record<string, any>): FeedFlags | undefined | [
     return undefined;
   }
   if (o.queues !== undefined) return ['--grpc', 'not with --queues yet (the feed runs with one queue)'];
+  if (o.decode && o.config === undefined) {
+    // (With --config, its ports count too: checked once it is read.)
+    const missing = [...(o.decode as Map<number, DecoderName>).keys()].filter((p) => !(o.port ?? []).includes(p));
+    if (missing.length > 0) return ['--decode', `port(s) ${missing.join(',')} not received (add them to --port)`];
+  }
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) return [o.tlsCert ? '--tls-key' : '--tls-cert', 'TLS needs both --tls-cert and --tls-key'];
   for (const [key, flag] of [['tlsCert', '--tls-cert'], ['tlsKey', '--tls-key']] as const) {
     if (o[key] !== undefined && !existsSync(o[key])) return [flag, `no such file: ${o[key]}`];
