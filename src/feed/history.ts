@@ -219,7 +219,7 @@ export class History {
 }
 
 /** Copy bytes between Uint8Arrays without making a view (no allocation). */
-export function copyBytes(src: Uint8Array, srcOff: number, dst: Buffer, dstOff: number, len: number): void {
+export function copyBytes(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, len: number): void {
   if (len <= 64) {
     for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i];
   } else {

@@ -1,0 +1,131 @@
+/**
+ * How a queue worker hands datagrams to the main thread's feed: a single-producer/single-
+ * consumer byte ring in a SharedArrayBuffer (worker writes, main reads), no copy beyond the one
+ * out of the UMEM frame, no allocation, no message per packet.
+ *
+ *   ctrl  Int32Array(SharedArrayBuffer)  [0] head: bytes written (producer, Atomics.store)
+ *                                        [1] tail: bytes read     (consumer, Atomics.store)
+ *   data  Uint8Array(SharedArrayBuffer)  records, each 8-byte aligned:
+ *
+ *     u16 length | u16 srcPort | u16 dstPort | u8 family | u8 0 | f64 rxNs | 16 B source address | payload
+ *
+ * head and tail are free-running byte counts (mod 2^31, compared by difference); a record never
+ * straddles the end: when it would not fit, the producer writes a record with length 0xffff
+ * ("skip to the start") and wraps. When the ring has no room the datagram is not written and the
+ * worker counts it (`overflows`): the receive loop never waits on the feed.
+ */
+import { copyBytes } from '../feed/history.js';
+
+export const HEADER = 32;
+const SKIP = 0xffff;
+
+export interface FeedRingBuffers {
+  ctrl: SharedArrayBuffer;
+  data: SharedArrayBuffer;
+}
+
+export function createFeedRing(bytes: number): FeedRingBuffers {
+  return { ctrl: new SharedArrayBuffer(8), data: new SharedArrayBuffer(bytes) };
+}
+
+const MASK = 0x7fffffff;
+const align8 = (n: number) => (n + 7) & ~7;
+
+export class FeedRingWriter {
+  private readonly ctrl: Int32Array;
+  readonly data: Uint8Array;
+  private readonly f64: Float64Array;
+  private readonly size: number;
+  private head: number;
+  overflows = 0;
+
+  constructor(b: FeedRingBuffers) {
+    this.ctrl = new Int32Array(b.ctrl);
+    this.data = new Uint8Array(b.data);
+    this.f64 = new Float64Array(b.data, 0, b.data.byteLength >> 3);
+    this.size = b.data.byteLength;
+    this.head = Atomics.load(this.ctrl, 0);
+  }
+
+  /** Copy one datagram in; false (and counted) when the ring is full. Publish with commit(). */
+  write(src: Uint8Array, off: number, len: number, rxNs: number, family: number, addrOff: number, srcPort: number, dstPort: number): boolean {
+    const need = align8(HEADER + len);
+    let pos = this.head % this.size;
+    const free = this.size - ((this.head - Atomics.load(this.ctrl, 1)) & MASK);
+    const tailRoom = this.size - pos;
+    const wrapCost = need > tailRoom ? tailRoom : 0;
+    if (need + wrapCost > free) {
+      this.overflows++;
+      return false;
+    }
+    const d = this.data;
+    if (wrapCost > 0) {
+      d[pos] = SKIP & 0xff;
+      d[pos + 1] = SKIP >> 8;
+      this.head = (this.head + tailRoom) & MASK;
+      pos = 0;
+    }
+    d[pos] = len & 0xff;
+    d[pos + 1] = len >> 8;
+    d[pos + 2] = srcPort & 0xff;
+    d[pos + 3] = srcPort >> 8;
+    d[pos + 4] = dstPort & 0xff;
+    d[pos + 5] = dstPort >> 8;
+    d[pos + 6] = family;
+    d[pos + 7] = 0;
+    this.f64[(pos + 8) >> 3] = rxNs;
+    const alen = family === 4 ? 4 : 16;
+    for (let i = 0; i < alen; i++) d[pos + 16 + i] = src[addrOff + i];
+    copyBytes(src, off, d, pos + HEADER, len);
+    this.head = (this.head + need) & MASK;
+    return true;
+  }
+
+  /** Make what was written visible to the reader (store-release of head). */
+  commit(): void {
+    Atomics.store(this.ctrl, 0, this.head);
+  }
+}
+
+export interface FeedRecordSink {
+  /** `data[off, off+len)` is the payload; the source address is at `addrOff`. */
+  record(data: Uint8Array, off: number, len: number, rxNs: number, family: number, addrOff: number, srcPort: number, dstPort: number): void;
+}
+
+export class FeedRingReader {
+  private readonly ctrl: Int32Array;
+  private readonly data: Uint8Array;
+  private readonly f64: Float64Array;
+  private readonly size: number;
+  private tail: number;
+
+  constructor(b: FeedRingBuffers) {
+    this.ctrl = new Int32Array(b.ctrl);
+    this.data = new Uint8Array(b.data);
+    this.f64 = new Float64Array(b.data, 0, b.data.byteLength >> 3);
+    this.size = b.data.byteLength;
+    this.tail = Atomics.load(this.ctrl, 1);
+  }
+
+  /** Hand every record written so far to `sink`, then free their space. Returns the count. */
+  drain(sink: FeedRecordSink): number {
+    const head = Atomics.load(this.ctrl, 0);
+    const d = this.data;
+    let n = 0;
+    while (this.tail !== head) {
+      const pos = this.tail % this.size;
+      const len = d[pos] | (d[pos + 1] << 8);
+      if (len === SKIP) {
+        this.tail = (this.tail + (this.size - pos)) & MASK;
+        continue;
+      }
+      const srcPort = d[pos + 2] | (d[pos + 3] << 8);
+      const dstPort = d[pos + 4] | (d[pos + 5] << 8);
+      sink.record(d, pos + HEADER, len, this.f64[(pos + 8) >> 3], d[pos + 6], pos + 16, srcPort, dstPort);
+      this.tail = (this.tail + align8(HEADER + len)) & MASK;
+      n++;
+    }
+    Atomics.store(this.ctrl, 1, this.tail);
+    return n;
+  }
+}
