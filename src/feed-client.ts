@@ -170,6 +170,9 @@ const us = (h: hdr.Histogram) =>
       };
 
 let paused = false;
+/** When the first and the latest message arrived (the rate while traffic flowed). */
+let firstAt = 0;
+let lastAt = 0;
 outer: for await (const b of sub) {
   const now = Number(process.hrtime.bigint());
   t.batches++;
@@ -203,11 +206,15 @@ outer: for await (const b of sub) {
   }
   for (const m of b.messages) {
     if (o.print) process.stdout.write(JSON.stringify({ ...m, payload: m.payload.toString('hex') }) + '\n');
-    if (t.messages === 0) t.first_sequence = m.sequence;
+    if (t.messages === 0) {
+      t.first_sequence = m.sequence;
+      firstAt = performance.now();
+    }
     else if (m.sequence <= t.last_sequence) t.out_of_order++;
     else if (m.sequence !== t.last_sequence + 1) t.sequence_jumps++;
     t.last_sequence = m.sequence;
     t.messages++;
+    lastAt = performance.now();
     t.payload_bytes += m.payload.length;
     lagNs.recordValue(Math.max(1, now - m.receiveTimeNs));
     if (m.mold && (o.verify || o.stamps) && m.payload.length >= 16) {
@@ -238,6 +245,8 @@ process.stdout.write(
     ...t,
     seconds,
     rate: t.messages / seconds,
+    active_seconds: (lastAt - firstAt) / 1000,
+    active_rate: lastAt > firstAt ? (t.messages - 1) / ((lastAt - firstAt) / 1000) : 0,
     status: { code: status.code, details: status.details },
     lag_us: us(lagNs),
     wire_us: us(wireNs),

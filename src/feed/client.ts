@@ -11,7 +11,7 @@
  * flow control and applies the subscription's slow policy.
  */
 import * as grpc from '@grpc/grpc-js';
-import { packageDefinition, PROTO_PACKAGE, MessageKind, SlowPolicy } from './proto.js';
+import { decodeBatch, feedServiceDefinition, MessageKind, SlowPolicy } from './proto.js';
 import { formatAddress } from './filter.js';
 
 export type Kind = 'raw' | 'moldudp64';
@@ -101,11 +101,17 @@ export class FeedClient {
   private readonly client: RawClient;
 
   constructor(address: string, opts: ClientOptions = {}) {
-    const pkg = grpc.loadPackageDefinition(packageDefinition()) as any;
-    const Ctor = PROTO_PACKAGE.split('.').reduce((o, k) => o[k], pkg).Feed as new (addr: string, creds: grpc.ChannelCredentials, o: object) => RawClient;
+    // Batches are decoded by protobufjs straight (see proto.ts), the rest as proto-loader does.
+    const def = feedServiceDefinition();
+    const service = { ...def, Subscribe: { ...def.Subscribe, responseDeserialize: (b: Buffer) => decodeBatch(b) } };
+    const Ctor = grpc.makeGenericClientConstructor(service, 'Feed') as unknown as new (addr: string, creds: grpc.ChannelCredentials, o: object) => RawClient;
     const tls = opts.tls;
     const creds = tls ? grpc.credentials.createSsl(typeof tls === 'object' ? (tls.ca ?? null) : null) : grpc.credentials.createInsecure();
-    const channelOpts: Record<string, unknown> = { 'grpc.max_receive_message_length': opts.maxReceiveBytes ?? 16 << 20 };
+    const channelOpts: Record<string, unknown> = {
+      'grpc.max_receive_message_length': opts.maxReceiveBytes ?? 16 << 20,
+      // HTTP/2's default 64 KB window is a couple of batches: the server would stall on it.
+      'grpc-node.flow_control_window': 4 << 20,
+    };
     if (typeof tls === 'object' && tls.serverName) channelOpts['grpc.ssl_target_name_override'] = tls.serverName;
     this.client = new Ctor(address, creds, channelOpts);
   }
@@ -175,41 +181,46 @@ function sourceText(b: Buffer): string {
   return lastAddrText;
 }
 
+/** A uint64 as protobufjs decodes it (a Long, or a number) → number. */
+function num(v: any): number {
+  return typeof v === 'number' ? v : v.toNumber();
+}
+
 function toBatch(raw: any): FeedBatch {
   const messages: FeedMessage[] = raw.messages.map((m: any) => {
     const msg: FeedMessage = {
-      sequence: m.sequence,
-      receiveTimeNs: m.receiveTimeNs,
+      sequence: num(m.sequence),
+      receiveTimeNs: num(m.receiveTimeNs),
       source: sourceText(m.sourceAddress),
       sourcePort: m.sourcePort,
       destinationPort: m.destinationPort,
       kind: m.kind === MessageKind.MOLDUDP64 ? 'moldudp64' : 'raw',
       payload: m.payload,
     };
-    if (m.mold) msg.mold = { session: m.mold.session, sequence: m.mold.sequence };
+    if (m.mold) msg.mold = { session: m.mold.session, sequence: num(m.mold.sequence) };
     return msg;
   });
   const events: StatusEvent[] = raw.events.map((e: any): StatusEvent => {
-    const base = { nextSequence: e.nextSequence, timeNs: e.timeNs };
+    const base = { nextSequence: num(e.nextSequence), timeNs: num(e.timeNs) };
     switch (e.event) {
       case 'gap':
-        return { ...base, type: 'gap', ...e.gap };
+        return { ...base, type: 'gap', session: e.gap.session, port: e.gap.port, firstMissing: num(e.gap.firstMissing), count: num(e.gap.count) };
       case 'skipped':
-        return { ...base, type: 'skipped', ...e.skipped };
+        return { ...base, type: 'skipped', count: num(e.skipped.count), firstSequence: num(e.skipped.firstSequence), lastSequence: num(e.skipped.lastSequence) };
       case 'resumeUnavailable':
         return {
           ...base,
           type: 'resume_unavailable',
-          requestedSequence: e.resumeUnavailable.requestedSequence,
-          oldestSequence: e.resumeUnavailable.oldestSequence,
-          latestNext: e.resumeUnavailable.nextSequence,
+          requestedSequence: num(e.resumeUnavailable.requestedSequence),
+          oldestSequence: num(e.resumeUnavailable.oldestSequence),
+          latestNext: num(e.resumeUnavailable.nextSequence),
         };
       case 'endOfSession':
-        return { ...base, type: 'end_of_session', ...e.endOfSession };
+        return { ...base, type: 'end_of_session', session: e.endOfSession.session, port: e.endOfSession.port };
       case 'shutdown':
         return { ...base, type: 'shutdown', reason: e.shutdown.reason };
       case 'subscribed':
-        return { ...base, type: 'subscribed', oldestSequence: e.subscribed.oldestSequence };
+        return { ...base, type: 'subscribed', oldestSequence: num(e.subscribed.oldestSequence) };
       default:
         return { ...base, type: 'heartbeat' };
     }

@@ -57,7 +57,7 @@ export const RESOURCE_EXHAUSTED = 8;
 /** Slots looked at per flush, per subscriber (a narrow filter over a long backlog). */
 const SCAN_BUDGET = 1 << 16;
 /** Batches written per flush, per subscriber, so one does not starve the others. */
-const BATCHES_PER_FLUSH = 16;
+const BATCHES_PER_FLUSH = 4;
 
 interface PendingSkip {
   count: number;
