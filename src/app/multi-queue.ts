@@ -21,6 +21,12 @@ import { MetricsServer } from '../metrics/server.js';
 import { registerQueueMetrics } from '../metrics/queue-metrics.js';
 import { fmtRate } from '../cli/stats.js';
 import { log } from '../log.js';
+import { createFeed } from '../feed/create.js';
+import { createFeedRing } from '../workers/feed-ring.js';
+import { FeedIngest } from '../workers/feed-ingest.js';
+
+/** Each worker's ring to the feed: room for ~50 ms of 1 Mpps of small datagrams. */
+const FEED_RING_BYTES = 4 << 20;
 
 export interface MultiQueueContext {
   opts: XskOptions;
@@ -61,6 +67,12 @@ export async function runMultiQueue(c: MultiQueueContext): Promise<void> {
     await forwarder.start();
     forwarder.onTableChange = (t) => pool.updateForward(serializeTable(t));
   }
+  // The feed lives here; each worker copies its datagrams into a ring that this thread drains.
+  const feed = opts.feed
+    ? createFeed(opts.feed, c.ports, () => ({ iface: opts.iface, mode, ports: forwarder ? forwarder.ports() : c.ports }), c.fail)
+    : undefined;
+  const feedRings = feed ? queues.map(() => createFeedRing(FEED_RING_BYTES)) : [];
+  if (feed) await feed.start();
   const srcMac = interfaceMac(opts.iface);
   macBytes(srcMac); // a bad MAC fails here, not in every worker
   const configs: WorkerConfig[] = queues.map((queue, i) => ({
@@ -80,6 +92,7 @@ export async function runMultiQueue(c: MultiQueueContext): Promise<void> {
     cpus: opts.cpus ? [opts.cpus[i % opts.cpus.length]] : undefined,
     forward: forwarder ? { rules: serializeTable(forwarder.stage.table), srcMac } : undefined,
     failAfter: opts.failAfter !== undefined && queue === queues[0] ? opts.failAfter : undefined,
+    feedRing: feedRings[i],
   }));
   const startedAt = process.hrtime.bigint();
   try {
@@ -87,6 +100,9 @@ export async function runMultiQueue(c: MultiQueueContext): Promise<void> {
   } catch (e) {
     await failAll((e as Error).message);
   }
+
+  const ingest = feed ? new FeedIngest(feed.stage, feedRings) : undefined;
+  ingest?.start();
 
   // Latency: each queue's latest histograms, merged on demand.
   const latestLatency = new Map<number, Record<string, string>>();
@@ -107,6 +123,7 @@ export async function runMultiQueue(c: MultiQueueContext): Promise<void> {
   if (opts.metrics) {
     metrics = new MetricsServer(opts.metrics.host, opts.metrics.port);
     registerQueueMetrics(metrics.registry, { iface: opts.iface, mode }, snapshots, merged, () => program.counters());
+    feed?.metrics(metrics.registry, { iface: opts.iface, queue: 'all', mode });
     const addr = await metrics.start();
     log.info(`metrics on http://${addr.address}:${addr.port}/metrics`);
   }
@@ -135,7 +152,7 @@ export async function runMultiQueue(c: MultiQueueContext): Promise<void> {
           log.info(
             `rx ${fmtRate(totalPps)}pps | total ${t.packets} pkts | busiest queue ${busiest.queue} ${fmtRate(Math.max(0, busiest.pps))}pps` +
               ` | invalid ${t.invalid.reduce((a, b) => a + b, 0)} | kernel drops ${(t.kernel.rx_dropped ?? 0) + (t.kernel.rx_ring_full ?? 0)}` +
-              ` | mode ${mode}${t.forward ? ` | fwd ${t.forward.forwarded}` : ''}`,
+              ` | mode ${mode}${t.forward ? ` | fwd ${t.forward.forwarded}` : ''}${feed ? ` | ${feed.statsLine()}` : ''}`,
           );
         }, opts.statsInterval * 1000)
       : undefined;
@@ -148,6 +165,8 @@ export async function runMultiQueue(c: MultiQueueContext): Promise<void> {
     clearTimeout(durationTimer);
     program.detach();
     await pool.stop();
+    ingest?.stop();
+    await feed?.stop();
     forwarder?.stop();
     await metrics?.stop();
     const snaps = snapshots();
@@ -173,6 +192,7 @@ export async function runMultiQueue(c: MultiQueueContext): Promise<void> {
       ...(t.forward
         ? { forward: { forwarded: t.forward.forwarded, per_backend: t.forward.perBackend, drops: t.forward.drops } }
         : {}),
+      ...(feed ? { ...feed.summary(), feed_overflows: snaps.reduce((a, q) => a + (q.feedOverflows ?? 0), 0) } : {}),
       ...(lat ? { latency: { ...lat.toJSON(), source: snaps.some((s) => s.timeSource === 'kernel') ? 'kernel' : 'userspace' } } : {}),
     };
     program.close();

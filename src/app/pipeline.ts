@@ -20,6 +20,7 @@ export class Pipeline implements FrameHandler {
   datagrams = 0;
   payloadBytes = 0;
   private readonly stages: Stage[];
+  private readonly batchEnders: Stage[];
   private readonly clock: RxClock;
   private readonly latency?: Latency;
   /** Receive times of this batch's frames that are going out on TX. */
@@ -28,6 +29,7 @@ export class Pipeline implements FrameHandler {
 
   constructor(stages: Stage[] = [], opts: { clock?: RxClock; latency?: Latency } = {}) {
     this.stages = stages;
+    this.batchEnders = stages.filter((s) => s.endBatch !== undefined);
     this.clock = opts.clock ?? new RxClock(false);
     this.latency = opts.latency;
   }
@@ -64,6 +66,8 @@ export class Pipeline implements FrameHandler {
   }
 
   endBatch(): void {
+    const batchEnders = this.batchEnders;
+    for (let i = 0; i < batchEnders.length; i++) batchEnders[i].endBatch!();
     const n = this.txCount;
     if (n === 0 || this.latency === undefined) return;
     this.txCount = 0;

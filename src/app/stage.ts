@@ -22,6 +22,8 @@ export interface Stage {
    * (CLOCK_MONOTONIC ns: the kernel's stamp where the port has one, else the batch's time).
    */
   datagram(buf: Uint8Array, off: number, len: number, p: FrameParser, rxNs: number): Verdict | typeof NEXT;
+  /** After each batch of frames (to publish what the batch produced in one go). */
+  endBatch?(): void;
 }
 
 export interface Component {

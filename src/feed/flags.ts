@@ -70,7 +70,6 @@ export function feedFlagsFrom(o: Record<string, any>): FeedFlags | undefined | [
     }
     return undefined;
   }
-  if (o.queues !== undefined) return ['--grpc', 'not with --queues yet (the feed runs with one queue)'];
   if (o.decode && o.config === undefined) {
     // (With --config, its ports count too: checked once it is read.)
     const missing = [...(o.decode as Map<number, DecoderName>).keys()].filter((p) => !(o.port ?? []).includes(p));

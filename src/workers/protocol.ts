@@ -10,6 +10,7 @@
  *   worker → main   { type: 'error', message }     then the worker exits non-zero
  */
 import type { BindMode } from '../afxdp/socket.js';
+import type { FeedRingBuffers } from './feed-ring.js';
 
 export interface SerializedBackend {
   addr: string;
@@ -38,6 +39,8 @@ export interface WorkerConfig {
   cpus?: number[];
   /** Forwarding table with next-hop MACs resolved by the main thread. */
   forward?: { rules: SerializedRule[]; srcMac: string };
+  /** The feed's ring to the main thread, when xsk serves the feed (--grpc). */
+  feedRing?: FeedRingBuffers;
   /** Test hook: the worker throws after this many frames (to test failure handling). */
   failAfter?: number;
 }
@@ -61,6 +64,8 @@ export interface Snapshot {
   /** hdr-histogram-js compressed base64, by latency kind. */
   latency?: Record<string, string>;
   timeSource: 'kernel' | 'userspace' | 'none';
+  /** Datagrams the feed ring had no room for. */
+  feedOverflows: number;
 }
 
 export type FromWorker = { type: 'ready'; queue: number; fd: number; description: string } | Snapshot | { type: 'error'; queue: number; message: string };

@@ -15,6 +15,7 @@ import { ForwardStage } from '../forward/stage.js';
 import { macBytes } from '../forward/table.js';
 import { pinThread } from './affinity.js';
 import { tableFrom } from './forward-table.js';
+import { FeedTapStage } from './feed-tap.js';
 import type { FromWorker, Snapshot, ToWorker, WorkerConfig } from './protocol.js';
 import type { FrameHandler } from '../port/port.js';
 
@@ -42,6 +43,9 @@ if (cfg.forward) {
   forward = new ForwardStage(tableFrom(cfg.forward.rules), macBytes(cfg.forward.srcMac));
   stages.push(forward);
 }
+// The feed comes after forwarding: what is forwarded is not fed (as with one queue).
+const feedTap = cfg.feedRing ? new FeedTapStage(cfg.feedRing) : undefined;
+if (feedTap) stages.push(feedTap);
 const pipeline = new Pipeline(stages, { clock: new RxClock(true), latency });
 
 let handler: FrameHandler = pipeline;
@@ -84,6 +88,7 @@ function snapshot(final: boolean): Snapshot {
     },
     latency: withLatency ? latency!.encode() : undefined,
     timeSource: pipeline.timeSource(),
+    feedOverflows: feedTap?.writer.overflows ?? 0,
   };
 }
 

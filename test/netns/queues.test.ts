@@ -102,3 +102,38 @@ for (const mode of ['native', 'generic'] as const) {
     });
   });
 }
+
+describe('the feed with several queues', () => {
+  const sb = new Sandbox({ name: 'xskt-mqf', rxQueues: 2, txQueues: 2 });
+  after(() => sb.destroy());
+
+  it('gives every datagram from every queue one global, contiguous sequence number', async () => {
+    const GRPC = '127.0.0.1:50561';
+    const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000', '--queues', 'all', '--mode', 'native', '--grpc', GRPC]);
+    await xsk.up();
+    const client = sb.spawn(sb.dut, process.execPath, [new URL('../../dist/feed-client.js', import.meta.url).pathname, '--addr', GRPC, '--count', '3000', '--seconds', '30']);
+    let out = '';
+    let err = '';
+    client.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    client.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const exited = new Promise<number | null>((r) => client.on('exit', r));
+    const deadline = Date.now() + 10000;
+    while (!err.includes('subscribed at') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.match(err, /subscribed at/);
+    const sent = await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', '9000', '--count', '3000', '--sockets', '32', '--size', '50']);
+    assert.equal(sent.sent, 3000);
+    assert.equal(await exited, 0, err);
+    const got = JSON.parse(out.trim().split('\n').pop()!);
+    assert.equal(got.messages, 3000, JSON.stringify(got));
+    assert.equal(got.first_sequence, 1);
+    assert.equal(got.last_sequence, 3000);
+    assert.equal(got.sequence_jumps, 0);
+    assert.equal(got.payload_bytes, 3000 * 50);
+    xsk.signal('SIGTERM');
+    assert.equal(await xsk.exit(), 0, xsk.stderr);
+    const s = xsk.summary();
+    assert.equal(s.feed.messages, 3000);
+    assert.equal(s.feed_overflows, 0);
+    for (const q of s.per_queue) assert.ok(q.rx_packets > 0, `both queues fed the feed: ${JSON.stringify(s.per_queue)}`);
+  });
+});

@@ -24,7 +24,6 @@ const cases: [string, string[], RegExp][] = [
   ['--decode without --grpc', [...base, '--decode', '9000=raw'], /--decode.*needs --grpc/],
   ['--tls-cert without --tls-key', [...base, '--grpc', '50051', '--tls-cert', '/etc/hostname'], /--tls-key/],
   ['a --tls-key that does not exist', [...base, '--grpc', '50051', '--tls-cert', '/etc/hostname', '--tls-key', '/nonexistent.pem'], /--tls-key.*no such file/],
-  ['--grpc with --queues', [...base, '--grpc', '50051', '--queues', 'all'], /--grpc.*--queues/],
   ['--feed-history too small', [...base, '--grpc', '50051', '--feed-history', '10'], /--feed-history/],
   ['--feed-queue above --feed-history', [...base, '--grpc', '50051', '--feed-history', '2048', '--feed-queue', '4096'], /--feed-queue/],
   ['--feed-queue-bytes above half the history bytes', [...base, '--grpc', '50051', '--feed-history-bytes', '1000000', '--feed-queue-bytes', '600000'], /--feed-queue-bytes/],

@@ -1,0 +1,30 @@
+/**
+ * The feed's stage inside a queue worker: it copies each datagram's payload and metadata into
+ * the worker's feed ring (feed-ring.ts) and publishes the batch at its end; the main thread
+ * gives the messages their global sequence numbers. When the ring is full the datagram is not
+ * fed (counted as `overflows`); the frame still goes on (NEXT) either way.
+ */
+import { NEXT, type Stage } from '../app/stage.js';
+import type { FrameParser } from '../frame/parse.js';
+import { FeedRingWriter, type FeedRingBuffers } from './feed-ring.js';
+
+export class FeedTapStage implements Stage {
+  readonly writer: FeedRingWriter;
+  private dirty = false;
+
+  constructor(ring: FeedRingBuffers) {
+    this.writer = new FeedRingWriter(ring);
+  }
+
+  datagram(buf: Uint8Array, _off: number, _len: number, p: FrameParser, rxNs: number): typeof NEXT {
+    this.writer.write(buf, p.payloadOffset, p.payloadLength, rxNs, p.ipVersion, p.srcAddrOffset, p.srcPort, p.dstPort);
+    this.dirty = true;
+    return NEXT;
+  }
+
+  endBatch(): void {
+    if (!this.dirty) return;
+    this.dirty = false;
+    this.writer.commit();
+  }
+}
