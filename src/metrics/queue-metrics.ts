@@ -6,7 +6,8 @@ import type { Registry } from 'prom-client';
 import { INVALID_REASONS } from '../frame/invalid-reason.js';
 import type { Snapshot } from '../workers/protocol.js';
 import { counterFrom, gaugeFrom } from './prom.js';
-import { LATENCY_KINDS, PERCENTILES, type Latency } from './latency.js';
+import type { Latency } from './latency.js';
+import { registerLatencyMetrics } from './core-metrics.js';
 
 const LABELS = ['iface', 'queue', 'mode'];
 
@@ -42,16 +43,5 @@ export function registerQueueMetrics(
   counterFrom(reg, 'xsk_forwarded_packets_total', 'Datagrams forwarded, per backend.', [...LABELS, 'backend'], () =>
     snapshots().flatMap((s) => Object.entries(s.forward?.perBackend ?? {}).map(([backend, v]) => [{ ...base, queue: String(s.queue), backend }, v] as [Record<string, string>, number])),
   );
-  gaugeFrom(reg, 'xsk_latency_seconds', 'Latency percentiles since start, from HDR histograms (all queues).', ['iface', 'mode', 'kind', 'percentile'], () => {
-    const lat = latency();
-    const rows: [Record<string, string>, number][] = [];
-    if (!lat) return rows;
-    for (const kind of LATENCY_KINDS) {
-      const h = lat.get(kind);
-      if (h.totalCount === 0) continue;
-      for (const p of PERCENTILES) rows.push([{ ...base, kind, percentile: `p${p}` }, h.getValueAtPercentile(p) / 1e9]);
-      rows.push([{ ...base, kind, percentile: 'max' }, h.maxValue / 1e9]);
-    }
-    return rows;
-  });
+  registerLatencyMetrics(reg, ['iface', 'mode'], base, latency);
 }

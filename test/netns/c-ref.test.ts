@@ -7,7 +7,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox } from '../../src/sandbox/netns.js';
 import { runTool, startSink } from '../../src/sandbox/xsk-process.js';
-import { RefProcess, haveRef } from '../../bench/c/ref.js';
+import { RefProcess } from '../../bench/c/ref.js';
+import { waitNoXdp } from '../helpers/xdp.js';
 
 const PORT = 9000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -19,17 +20,8 @@ function udpCounters(snmp: string): Record<string, number> {
   return Object.fromEntries(names.split(' ').slice(1).map((n, i) => [n, v[i]]));
 }
 
-async function waitNoXdp(sb: Sandbox, ms = 3000): Promise<string> {
-  const deadline = Date.now() + ms;
-  let xdp = sb.xdpOn(sb.dut, sb.dutIf);
-  while (xdp && Date.now() < deadline) {
-    await sleep(50);
-    xdp = sb.xdpOn(sb.dut, sb.dutIf);
-  }
-  return xdp;
-}
 
-describe('C reference (xsk_ref), native mode', { skip: !haveRef() && 'build/bench/xsk_ref not built (npm run build)' }, () => {
+describe('C reference (xsk_ref), native mode', () => {
   let sb: Sandbox;
   before(() => {
     sb = new Sandbox({ name: 'xskc', backends: 1 });

@@ -7,19 +7,11 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox } from '../../src/sandbox/netns.js';
 import { XskProcess, runTool } from '../../src/sandbox/xsk-process.js';
+import { waitNoXdp } from '../helpers/xdp.js';
 
 const PORT = 9000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitNoXdp(sb: Sandbox, ms = 3000): Promise<string> {
-  const deadline = Date.now() + ms;
-  let xdp = sb.xdpOn(sb.dut, sb.dutIf);
-  while (xdp && Date.now() < deadline) {
-    await sleep(50);
-    xdp = sb.xdpOn(sb.dut, sb.dutIf);
-  }
-  return xdp;
-}
 
 for (const mode of ['native', 'generic'] as const) {
   describe(`xsk receive, ${mode} mode`, () => {
