@@ -26,8 +26,8 @@ import { parseArgs } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from '../src/sandbox/netns.js';
-import { XskProcess } from '../src/sandbox/xsk-process.js';
-import { measure, type CaseResult } from './lib/measure.js';
+import type { CaseResult } from './lib/measure.js';
+import { xsk as runXsk } from './lib/cases.js';
 import { haveRef, measureRef, XSK_REF } from './c/ref.js';
 
 const { values } = parseArgs({
@@ -51,18 +51,8 @@ if (!haveRef()) {
   process.exit(2);
 }
 
-async function xsk(sb: Sandbox, args: string[], pick: (s: Record<string, any>) => number): Promise<CaseResult> {
-  const x = new XskProcess(sb, ['--iface', sb.dutIf, '--stats-interval', '0', '--busy-poll', String(busyPoll), ...args]);
-  await x.up();
-  const r = await measure(sb, x.child.pid!, 9000, count, async () => {
-    x.signal('SIGTERM');
-    await x.exit();
-    return pick(x.summary());
-  });
-  const s = x.summary();
-  r.extra = { kernel_drops: (s.xdp_stats.rx_ring_full ?? 0) + (s.xdp_stats.rx_dropped ?? 0), tx_ring_full: s.tx_drops?.ring_full };
-  return r;
-}
+const xsk = (sb: Sandbox, args: string[], pick: (s: Record<string, any>) => number) =>
+  runXsk(sb, count, ['--busy-poll', String(busyPoll), ...args], pick);
 
 type Pair = { name: string; xsk: (sb: Sandbox) => Promise<CaseResult>; c: (sb: Sandbox) => Promise<CaseResult> };
 

@@ -10,7 +10,8 @@ import { C_CASES } from '../c/ref.js';
 
 export type Case = (sb: Sandbox, count: number) => Promise<CaseResult>;
 
-async function xsk(sb: Sandbox, count: number, args: string[], pick: (s: Record<string, any>) => number): Promise<CaseResult> {
+/** Run xsk with `args` under the generator; `pick` says from its summary what it handled. */
+export async function xsk(sb: Sandbox, count: number, args: string[], pick: (s: Record<string, any>) => number): Promise<CaseResult> {
   const x = new XskProcess(sb, ['--iface', sb.dutIf, '--stats-interval', '0', ...args]);
   await x.up();
   const r = await measure(sb, x.child.pid!, 9000, count, async () => {
@@ -19,7 +20,11 @@ async function xsk(sb: Sandbox, count: number, args: string[], pick: (s: Record<
     return pick(x.summary());
   });
   const s = x.summary();
-  r.extra = { kernel: s.xdp_stats ?? s.raw_stats, runtime: s.runtime };
+  r.extra = {
+    kernel_drops: (s.xdp_stats?.rx_ring_full ?? 0) + (s.xdp_stats?.rx_dropped ?? 0) + (s.raw_stats?.rx_dropped ?? 0),
+    tx_ring_full: s.tx_drops?.ring_full,
+    runtime: s.runtime,
+  };
   return r;
 }
 
