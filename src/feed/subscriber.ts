@@ -11,12 +11,12 @@
  *    filter are counted and reported once it is written to again (one SKIPPED event, merged
  *    while it stays blocked);
  *  - disconnect: the stream ends with RESOURCE_EXHAUSTED.
- * Batches are encoded here, when they are made, so nothing refers to history slots that may be
- * overwritten later.
+ * Batches are encoded here, when they are made (encode.ts: straight from the history's arrays,
+ * no object per message), so nothing refers to history slots that may be overwritten later.
  */
 import type { Filter } from './filter.js';
-import { EventType, Kind, type History } from './history.js';
-import { encodeBatch, MessageKind } from './proto.js';
+import { EventType, type History } from './history.js';
+import { BatchWriter, type EventObject } from './encode.js';
 
 /** Where batches go: a gRPC server stream, or a test's fake. */
 export interface BatchSink {
@@ -82,8 +82,9 @@ export class Subscriber {
   /** Why it ended: 'client', 'slow', 'resume', 'shutdown'. */
   endReason = '';
   private lastWriteMs = 0;
-  private local: object[] = [];
+  private local: EventObject[] = [];
   private pendingSkip?: PendingSkip;
+  private readonly writer: BatchWriter;
 
   constructor(
     private readonly o: SubscriberOptions,
@@ -94,21 +95,20 @@ export class Subscriber {
     this.id = o.id;
     this.peer = o.peer;
     this.lastWriteMs = nowMs;
+    this.writer = new BatchWriter(o.sessionName);
     const from = o.fromSequence;
     if (from !== undefined && (from < h.oldest || from > h.next)) {
       // Not (or no longer) in history: say what can be had, and end.
       this.cursor = h.next;
       this.eventCursor = h.nextEvent;
       this.sink.write(
-        encodeBatch({
-          events: [
-            {
-              nextSequence: h.next,
-              timeNs: o.nowNs(),
-              resumeUnavailable: { requestedSequence: from, oldestSequence: h.oldest, nextSequence: h.next },
-            },
-          ],
-        }),
+        this.eventsOnly([
+          {
+            nextSequence: h.next,
+            timeNs: o.nowNs(),
+            resumeUnavailable: { requestedSequence: from, oldestSequence: h.oldest, nextSequence: h.next },
+          },
+        ]),
       );
       this.close('resume');
       const why = from < h.oldest ? 'is no longer in history' : 'has not been assigned yet';
@@ -144,13 +144,14 @@ export class Subscriber {
     }
     if (this.waiting) return false;
     for (let b = 0; b < BATCHES_PER_FLUSH; b++) {
-      const batch = this.nextBatch();
-      if (batch === undefined) break;
-      if (!this.write(batch, nowMs)) return false;
+      if (!this.nextBatch()) break;
+      if (!this.write(nowMs)) return false;
     }
     if (this.cursor < h.next || this.eventCursor < h.nextEvent) return true;
     if (nowMs - this.lastWriteMs >= o.heartbeatMs) {
-      this.write({ events: [{ nextSequence: h.next, timeNs: o.nowNs(), heartbeat: {} }] }, nowMs);
+      this.writer.reset();
+      this.writer.event({ nextSequence: h.next, timeNs: o.nowNs(), heartbeat: {} });
+      this.write(nowMs);
     }
     return false;
   }
@@ -160,7 +161,7 @@ export class Subscriber {
     if (this.closed) return;
     this.flush(nowMs);
     if (this.closed) return;
-    this.sink.write(encodeBatch({ events: [...this.takeLocal(), { nextSequence: this.cursor, timeNs: this.o.nowNs(), shutdown: { reason } }] }));
+    this.sink.write(this.eventsOnly([...this.takeLocal(), { nextSequence: this.cursor, timeNs: this.o.nowNs(), shutdown: { reason } }]));
     this.close('shutdown');
     this.sink.end();
   }
@@ -176,11 +177,20 @@ export class Subscriber {
     this.endReason = why;
   }
 
-  private write(batch: { messages?: object[]; events?: object[] }, nowMs: number): boolean {
-    const bytes = encodeBatch(batch);
+  /** A batch of events only. */
+  private eventsOnly(events: EventObject[]): Buffer {
+    this.writer.reset();
+    for (const e of events) this.writer.event(e);
+    return this.writer.finish();
+  }
+
+  /** Write the batch in the writer. */
+  private write(nowMs: number): boolean {
+    const sent = this.writer.messages;
+    const bytes = this.writer.finish();
     this.batches++;
     this.bytes += bytes.length;
-    this.sent += batch.messages?.length ?? 0;
+    this.sent += sent;
     this.lastWriteMs = nowMs;
     if (this.sink.write(bytes)) return true;
     this.waiting = true;
@@ -225,7 +235,7 @@ export class Subscriber {
     }
   }
 
-  private takeLocal(): object[] {
+  private takeLocal(): EventObject[] {
     const out = this.local;
     this.local = [];
     const p = this.pendingSkip;
@@ -236,54 +246,42 @@ export class Subscriber {
     return out;
   }
 
-  /** The next batch: this subscriber's own events, then messages and stream events in order. */
-  private nextBatch(): { messages: object[]; events: object[] } | undefined {
+  /**
+   * The next batch, into the writer: this subscriber's own events, then messages and stream
+   * events in order. False when there is nothing to send.
+   */
+  private nextBatch(): boolean {
     const h = this.h;
     const o = this.o;
     const f = o.filter;
-    const events = this.takeLocal();
-    const messages: object[] = [];
+    const w = this.writer;
+    w.reset();
+    for (const e of this.takeLocal()) w.event(e);
     if (this.eventCursor < h.oldestEvent) this.eventCursor = h.oldestEvent;
     let bytes = 0;
     let scanned = 0;
+    let count = 0;
     for (;;) {
       // Events that come before the message at the cursor.
       while (this.eventCursor < h.nextEvent && h.evNextSeq[this.eventCursor % h.eventCapacity] <= this.cursor) {
         const e = this.streamEvent(this.eventCursor % h.eventCapacity);
-        if (e) events.push(e);
+        if (e) w.event(e);
         this.eventCursor++;
       }
-      if (this.cursor >= h.next || messages.length >= o.maxBatch || bytes >= o.maxBatchBytes || scanned >= SCAN_BUDGET) break;
+      if (this.cursor >= h.next || count >= o.maxBatch || bytes >= o.maxBatchBytes || scanned >= SCAN_BUDGET) break;
       const slot = h.slot(this.cursor);
       scanned++;
       if (f.matches(h, slot)) {
-        messages.push(this.message(slot, this.cursor));
+        w.message(h, slot, this.cursor);
+        count++;
         bytes += h.length[slot] + 40;
       }
       this.cursor++;
     }
-    if (messages.length === 0 && events.length === 0) return undefined;
-    return { messages, events };
+    return !w.empty;
   }
 
-  private message(slot: number, seq: number): object {
-    const h = this.h;
-    const off = h.dataOff[slot];
-    const a = slot * 16;
-    const kind = h.kind[slot];
-    return {
-      sequence: seq,
-      receiveTimeNs: h.rxNs[slot],
-      sourceAddress: h.srcAddr.subarray(a, a + (h.family[slot] === 4 ? 4 : 16)),
-      sourcePort: h.srcPort[slot],
-      destinationPort: h.dstPort[slot],
-      kind: kind === Kind.Mold ? MessageKind.MOLDUDP64 : MessageKind.RAW,
-      payload: h.data.subarray(off, off + h.length[slot]),
-      mold: kind === Kind.Mold ? { session: this.o.sessionName(h.session[slot]), sequence: h.moldSeq[slot] } : undefined,
-    };
-  }
-
-  private streamEvent(i: number): object | undefined {
+  private streamEvent(i: number): EventObject | undefined {
     const h = this.h;
     const port = h.evPort[i];
     if (!this.o.filter.wantsEvent(port)) return undefined;
