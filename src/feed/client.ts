@@ -11,8 +11,8 @@
  * flow control and applies the subscription's slow policy.
  */
 import * as grpc from '@grpc/grpc-js';
-import { decodeBatch, feedServiceDefinition, MessageKind, SlowPolicy } from './proto.js';
-import { formatAddress } from './filter.js';
+import { feedServiceDefinition, MessageKind, SlowPolicy } from './proto.js';
+import { decodeFeedBatch } from './decode.js';
 
 export type Kind = 'raw' | 'moldudp64';
 
@@ -101,9 +101,9 @@ export class FeedClient {
   private readonly client: RawClient;
 
   constructor(address: string, opts: ClientOptions = {}) {
-    // Batches are decoded by protobufjs straight (see proto.ts), the rest as proto-loader does.
+    // Batches are decoded by decode.ts (straight into FeedBatch), the rest as proto-loader does.
     const def = feedServiceDefinition();
-    const service = { ...def, Subscribe: { ...def.Subscribe, responseDeserialize: (b: Buffer) => decodeBatch(b) } };
+    const service = { ...def, Subscribe: { ...def.Subscribe, responseDeserialize: (b: Buffer) => decodeFeedBatch(b) } };
     const Ctor = grpc.makeGenericClientConstructor(service, 'Feed') as unknown as new (addr: string, creds: grpc.ChannelCredentials, o: object) => RawClient;
     const tls = opts.tls;
     const creds = tls ? grpc.credentials.createSsl(typeof tls === 'object' ? (tls.ca ?? null) : null) : grpc.credentials.createInsecure();
@@ -158,7 +158,7 @@ export class Subscription implements AsyncIterable<FeedBatch> {
 
   async *[Symbol.asyncIterator](): AsyncIterator<FeedBatch> {
     try {
-      for await (const raw of this.call) yield toBatch(raw);
+      for await (const batch of this.call) yield batch as FeedBatch;
     } catch (e) {
       if ((e as grpc.ServiceError).code === undefined) throw e;
       // A gRPC error status: the iteration ends; `done` has it.
@@ -168,62 +168,4 @@ export class Subscription implements AsyncIterable<FeedBatch> {
   cancel(): void {
     this.call.cancel();
   }
-}
-
-/** The last source address formatted (a feed's messages mostly come from a few senders). */
-let lastAddr: Buffer = Buffer.alloc(0);
-let lastAddrText = '';
-function sourceText(b: Buffer): string {
-  if (!b.equals(lastAddr)) {
-    lastAddr = Buffer.from(b);
-    lastAddrText = formatAddress(b);
-  }
-  return lastAddrText;
-}
-
-/** A uint64 as protobufjs decodes it (a Long, or a number) → number. */
-function num(v: any): number {
-  return typeof v === 'number' ? v : v.toNumber();
-}
-
-function toBatch(raw: any): FeedBatch {
-  const messages: FeedMessage[] = raw.messages.map((m: any) => {
-    const msg: FeedMessage = {
-      sequence: num(m.sequence),
-      receiveTimeNs: num(m.receiveTimeNs),
-      source: sourceText(m.sourceAddress),
-      sourcePort: m.sourcePort,
-      destinationPort: m.destinationPort,
-      kind: m.kind === MessageKind.MOLDUDP64 ? 'moldudp64' : 'raw',
-      payload: m.payload,
-    };
-    if (m.mold) msg.mold = { session: m.mold.session, sequence: num(m.mold.sequence) };
-    return msg;
-  });
-  const events: StatusEvent[] = raw.events.map((e: any): StatusEvent => {
-    const base = { nextSequence: num(e.nextSequence), timeNs: num(e.timeNs) };
-    switch (e.event) {
-      case 'gap':
-        return { ...base, type: 'gap', session: e.gap.session, port: e.gap.port, firstMissing: num(e.gap.firstMissing), count: num(e.gap.count) };
-      case 'skipped':
-        return { ...base, type: 'skipped', count: num(e.skipped.count), firstSequence: num(e.skipped.firstSequence), lastSequence: num(e.skipped.lastSequence) };
-      case 'resumeUnavailable':
-        return {
-          ...base,
-          type: 'resume_unavailable',
-          requestedSequence: num(e.resumeUnavailable.requestedSequence),
-          oldestSequence: num(e.resumeUnavailable.oldestSequence),
-          latestNext: num(e.resumeUnavailable.nextSequence),
-        };
-      case 'endOfSession':
-        return { ...base, type: 'end_of_session', session: e.endOfSession.session, port: e.endOfSession.port };
-      case 'shutdown':
-        return { ...base, type: 'shutdown', reason: e.shutdown.reason };
-      case 'subscribed':
-        return { ...base, type: 'subscribed', oldestSequence: num(e.subscribed.oldestSequence) };
-      default:
-        return { ...base, type: 'heartbeat' };
-    }
-  });
-  return { messages, events };
 }

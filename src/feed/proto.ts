@@ -47,3 +47,9 @@ export function encodeBatch(batch: object): Uint8Array {
 export function decodeBatch(bytes: Uint8Array): any {
   return feedBatchType().decode(bytes);
 }
+
+let eventType: protobuf.Type | undefined;
+/** One StatusEvent from protobuf bytes, as protobufjs's message object (see decodeBatch). */
+export function decodeStatusEvent(bytes: Uint8Array): any {
+  return (eventType ??= feedBatchType().lookupType('StatusEvent')).decode(bytes);
+}

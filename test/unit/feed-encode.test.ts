@@ -1,16 +1,18 @@
 /**
- * The hand-written FeedBatch encoder (src/feed/encode.ts) against protobufjs, the reference:
+ * The hand-written FeedBatch encoder (src/feed/encode.ts) and the client's decoder
+ * (src/feed/decode.ts) against protobufjs, the reference:
  * randomized batches (raw and MoldUDP64 messages, IPv4 and IPv6 sources, zero-length and large
  * payloads, sequences and times above 2^32, every status event kind) decode with protobufjs to
  * exactly what was put in, field for field, and are the very bytes protobufjs encodes from the
- * equivalent objects.
+ * equivalent objects; and the client's decoder gives what protobufjs's decode gives.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import protobuf from 'protobufjs';
 import { History, Kind, NO_SESSION } from '../../src/feed/history.js';
 import { BatchWriter, varintSize, writeVarint, type EventObject } from '../../src/feed/encode.js';
-import { encodeBatch, MessageKind, PROTO_PATH } from '../../src/feed/proto.js';
+import { decodeFeedBatch, fromProtobufjs } from '../../src/feed/decode.js';
+import { decodeBatch, encodeBatch, MessageKind, PROTO_PATH } from '../../src/feed/proto.js';
 
 const FeedBatch = protobuf.loadSync(PROTO_PATH).lookupType('xsk.feed.v1.FeedBatch');
 const decode = (b: Uint8Array) => FeedBatch.toObject(FeedBatch.decode(b), { longs: Number, enums: Number, bytes: Array, defaults: true, oneofs: true });
@@ -176,5 +178,45 @@ describe('feed encoder (against protobufjs)', () => {
     w.reset();
     assert.equal(w.empty, true);
     assert.equal(w.finish().length, 0);
+  });
+});
+
+describe('feed client decoder (against protobufjs)', () => {
+  it('randomized batches decode as protobufjs decodes them', () => {
+    for (let seed = 1; seed <= 300; seed++) {
+      const { bytes } = randomBatch(seed);
+      assert.deepEqual(decodeFeedBatch(bytes), fromProtobufjs(decodeBatch(bytes)), `seed ${seed}`);
+    }
+  });
+
+  it('skips fields it does not know, and takes absent fields as their defaults', () => {
+    const w = protobuf.Writer.create();
+    // A message with only a sequence and an unknown field of each wire type, then an unknown
+    // top-level field, then a second message with a MoldFields holding only a sequence.
+    const m1 = protobuf.Writer.create().uint32(0x08).uint64(5).uint32((20 << 3) | 0).uint64(7).uint32((21 << 3) | 1).fixed64(1)
+      .uint32((22 << 3) | 2).bytes(Buffer.from('xyz')).uint32((23 << 3) | 5).fixed32(9).finish();
+    w.uint32(0x0a).bytes(m1);
+    w.uint32((9 << 3) | 2).bytes(Buffer.from('unknown'));
+    const mold = protobuf.Writer.create().uint32(0x10).uint64(2 ** 40).finish();
+    const m2 = protobuf.Writer.create().uint32(0x42).bytes(mold).finish();
+    w.uint32(0x0a).bytes(m2);
+    const bytes = Buffer.from(w.finish());
+    const got = decodeFeedBatch(bytes);
+    // protobufjs gives an absent bytes field as [] (not a Buffer); the decoder, an empty Buffer.
+    const ref = fromProtobufjs(decodeBatch(bytes));
+    for (const m of ref.messages) m.payload = Buffer.from(m.payload);
+    assert.deepEqual(got, ref);
+    assert.ok(Buffer.isBuffer(got.messages[0].payload));
+    assert.equal(got.messages.length, 2);
+    assert.equal(got.messages[0].sequence, 5);
+    assert.deepEqual(got.messages[1].mold, { session: '', sequence: 2 ** 40 });
+  });
+
+  it('rejects a truncated batch', () => {
+    let seed = 1;
+    while (randomBatch(seed).count < 2) seed++;
+    const { bytes } = randomBatch(seed);
+    const cut = bytes.subarray(0, Math.max(1, bytes.length - 3));
+    assert.throws(() => decodeFeedBatch(Buffer.from(cut)), RangeError);
   });
 });
