@@ -98,15 +98,16 @@ async function runSingleQueue(): Promise<void> {
     stages.push(forwarder.stage);
     components.push(forwarder);
   }
+  await initLatency();
+  const latency = opts.latency ? new Latency() : undefined;
   if (opts.feed) {
     const feed = createFeed(opts.feed, ports, () => ({ iface: opts.iface, mode: port.mode, ports: forwarder ? forwarder.ports() : ports }), fail);
+    feed.latency = latency;
     stages.push(feed.stage);
     components.push(feed);
   }
 
   const startedAt = process.hrtime.bigint();
-  await initLatency();
-  const latency = opts.latency ? new Latency() : undefined;
   // AF_XDP frames carry the XDP program's receive stamp in the metadata area in front of them.
   const pipeline = new Pipeline(stages, { clock: new RxClock(port.mode === 'native' || port.mode === 'generic'), latency });
   components.push(

@@ -107,6 +107,9 @@ export async function runMultiQueue(c: MultiQueueContext): Promise<void> {
   // Latency: each queue's latest histograms, merged on demand.
   const latestLatency = new Map<number, Record<string, string>>();
   const mergedLatency = opts.latency ? new Latency() : undefined;
+  // The feed runs in this thread: its rx_to_feed samples go straight into a histogram here.
+  const feedLatency = feed && opts.latency ? new Latency() : undefined;
+  if (feed) feed.latency = feedLatency;
   const snapshots = (): Snapshot[] => {
     const snaps = pool.snapshots();
     for (const s of snaps) if (s.latency) latestLatency.set(s.queue, s.latency);
@@ -116,6 +119,7 @@ export async function runMultiQueue(c: MultiQueueContext): Promise<void> {
     if (!mergedLatency) return undefined;
     mergedLatency.reset();
     for (const enc of latestLatency.values()) mergedLatency.addEncoded(enc);
+    if (feedLatency) mergedLatency.rx_to_feed.add(feedLatency.rx_to_feed);
     return mergedLatency;
   };
 

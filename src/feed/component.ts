@@ -7,6 +7,7 @@
 import type { Registry } from 'prom-client';
 import type { Component } from '../app/stage.js';
 import { counterFrom, gaugeFrom } from '../metrics/prom.js';
+import type { Latency } from '../metrics/latency.js';
 import { RxClock } from '../rx/rx-clock.js';
 import { fmtRate } from '../cli/stats.js';
 import { log } from '../log.js';
@@ -40,6 +41,8 @@ const TICK_MS = 10;
 
 export class FeedComponent implements Component, FeedCore {
   readonly name = 'feed';
+  /** Histograms to record kernel RX → subscriber latency in (set by the caller, with --latency). */
+  latency?: Latency;
   readonly history: History;
   readonly stage: FeedStage;
   private readonly server: FeedServer;
@@ -139,6 +142,7 @@ export class FeedComponent implements Component, FeedCore {
         sessionName: (i) => this.stage.mold.names[i] ?? '',
         nowNs: () => this.clock.now(),
         wake: () => this.schedule(),
+        rxToFeed: () => this.latency?.rx_to_feed,
       },
       this.history,
       sink,

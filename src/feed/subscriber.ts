@@ -15,6 +15,7 @@
  * no object per message), so nothing refers to history slots that may be overwritten later.
  */
 import type { Filter } from './filter.js';
+import { Latency, type Histogram } from '../metrics/latency.js';
 import { EventType, type History } from './history.js';
 import { BatchWriter, type EventObject } from './encode.js';
 
@@ -48,6 +49,8 @@ export interface SubscriberOptions {
   nowNs(): number;
   /** The stream drained: flush this subscriber soon. */
   wake(): void;
+  /** Where to record kernel RX → written-to-this-subscriber latency (ns), if anywhere. */
+  rxToFeed?: () => Histogram | undefined;
 }
 
 /** grpc status codes used here. */
@@ -68,6 +71,9 @@ interface PendingSkip {
 }
 
 export class Subscriber {
+  /** Receive times of the messages in the batch being made (for the rx_to_feed histogram). */
+  private readonly batchRx = new Float64Array(8192);
+  private batchCount = 0;
   readonly id: number;
   readonly peer: string;
   cursor: number;
@@ -188,6 +194,11 @@ export class Subscriber {
   private write(nowMs: number): boolean {
     const sent = this.writer.messages;
     const bytes = this.writer.finish();
+    const hist = this.o.rxToFeed?.();
+    if (hist) {
+      const now = this.o.nowNs();
+      for (let i = 0; i < this.batchCount; i++) Latency.record(hist, now - this.batchRx[i]);
+    }
     this.batches++;
     this.bytes += bytes.length;
     this.sent += sent;
@@ -261,6 +272,7 @@ export class Subscriber {
     let bytes = 0;
     let scanned = 0;
     let count = 0;
+    this.batchCount = 0;
     for (;;) {
       // Events that come before the message at the cursor.
       while (this.eventCursor < h.nextEvent && h.evNextSeq[this.eventCursor % h.eventCapacity] <= this.cursor) {
@@ -273,7 +285,9 @@ export class Subscriber {
       scanned++;
       if (f.matches(h, slot)) {
         w.message(h, slot, this.cursor);
+        if (count < this.batchRx.length) this.batchRx[count] = h.rxNs[slot];
         count++;
+        this.batchCount = count;
         bytes += h.length[slot] + 40;
       }
       this.cursor++;

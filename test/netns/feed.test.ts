@@ -104,6 +104,10 @@ for (const mode of ['native', 'generic'] as const) {
       assert.equal(s.feed.moldudp64.packets, 2000);
       assert.equal(s.feed.moldudp64.gaps, 0);
       assert.equal(s.feed.subscribers.total, 1);
+      // Kernel RX → written to the subscriber: one sample per message delivered, all sane.
+      const l = s.latency.rx_to_feed;
+      assert.equal(l.count, 20000, JSON.stringify(s.latency));
+      assert.ok(l.p50_us >= 0 && l.p50_us <= l.p99_us && l.max_us < s.duration_s * 1e6, JSON.stringify(l));
     });
   });
 }

@@ -134,6 +134,7 @@ describe('the feed with several queues', () => {
     const s = xsk.summary();
     assert.equal(s.feed.messages, 3000);
     assert.equal(s.feed_overflows, 0);
+    assert.equal(s.latency.rx_to_feed.count, 3000, JSON.stringify(s.latency));
     for (const q of s.per_queue) assert.ok(q.rx_packets > 0, `both queues fed the feed: ${JSON.stringify(s.per_queue)}`);
   });
 });
