@@ -66,7 +66,7 @@ const ratios: Record<string, number | undefined> = {
   'xsk rx native / C rxdrop native': ratio('xsk rx native', 'C rxdrop native'),
   'xsk rx generic / C rxdrop generic': ratio('xsk rx generic', 'C rxdrop generic'),
   'xsk forward native / C l2fwd native': ratio('xsk forward native', 'C l2fwd native'),
-  'raw rx / node dgram rx': ratio('raw rx', 'node dgram rx'),
+  'xsk raw rx / node dgram rx': ratio('xsk raw rx', 'node dgram rx'),
 };
 for (const [k, v] of Object.entries(ratios)) if (v !== undefined) console.log(`${k}: ${v.toFixed(2)}x`);
 

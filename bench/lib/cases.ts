@@ -36,7 +36,7 @@ export const CASES: Record<string, Case> = {
   'xsk forward native': (sb, n) =>
     xsk(sb, n, ['--forward', `9000=${sb.genAddr}:9001`, '--neighbor', `${sb.genAddr}=${sb.genMac}`, '--mode', 'native'], (s) => s.tx_packets),
   'C l2fwd native': C_CASES['C l2fwd native'],
-  'raw rx': (sb, n) => xsk(sb, n, ['--port', '9000', '--mode', 'raw'], (s) => s.rx_packets),
+  'xsk raw rx': (sb, n) => xsk(sb, n, ['--port', '9000', '--mode', 'raw'], (s) => s.rx_packets),
   'node dgram rx': async (sb, n) => {
     const sink = startSink(sb, sb.dut, 9000, 4, 60);
     await sink.ready;
