@@ -159,8 +159,10 @@ export class Sandbox {
           }
         }
         ip('netns', 'del', ns);
-      } catch {
-        // not created
+      } catch (e) {
+        // A namespace that was never created is fine; one that can't be removed is a leak: say so.
+        const msg = String((e as { stderr?: string }).stderr ?? e);
+        if (!/No such file|does not exist/.test(msg)) process.stderr.write(`sandbox: could not delete namespace ${ns}: ${msg.trim()}\n`);
       }
     }
   }

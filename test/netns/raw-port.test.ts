@@ -64,13 +64,17 @@ class PortCounter implements FrameHandler {
 describe('raw port in the dut namespace', () => {
   let sb: Sandbox;
   let ifindex: number;
+  let leave = () => {};
   before(() => {
     sb = new Sandbox({ name: 'xskt-rawp' });
-    enterNetns(sb.dut);
+    leave = enterNetns(sb.dut);
     ifindex = ifindexOf(sb.dutIf);
     assert.ok(ifindex > 0);
   });
-  after(() => sb.destroy());
+  after(() => {
+    leave();
+    sb.destroy();
+  });
 
   const open = (ports: number[], more: Partial<ConstructorParameters<typeof RawPort>[0]> = {}) =>
     new RawPort({ ifindex, ifname: sb.dutIf, ports, ringSize: 256, frameSize: 2048, ...more });

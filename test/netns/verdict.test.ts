@@ -20,10 +20,11 @@ describe('xsk_redirect verdicts (BPF_PROG_TEST_RUN)', () => {
   let sb: Sandbox;
   let prog: XdpProgram;
   let port: XdpPort;
+  let leave = () => {};
 
   before(() => {
     sb = new Sandbox({ name: 'xskt-verdict' });
-    enterNetns(sb.dut);
+    leave = enterNetns(sb.dut);
     prog = XdpProgram.load();
     prog.setPorts([PORT]);
     port = new XdpPort({
@@ -41,6 +42,7 @@ describe('xsk_redirect verdicts (BPF_PROG_TEST_RUN)', () => {
   after(() => {
     prog?.close();
     port?.close();
+    leave();
     sb?.destroy();
   });
 
