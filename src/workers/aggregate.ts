@@ -10,18 +10,11 @@ export function invalidJSON(counts: number[]): Record<string, number> {
   return Object.fromEntries(INVALID_REASONS.map((r, i) => [r, counts[i] ?? 0]));
 }
 
-export interface Totals {
-  packets: number;
-  bytes: number;
-  datagrams: number;
-  payloadBytes: number;
-  invalid: number[];
-  txPackets: number;
-  txBytes: number;
-  txRingFull: number;
-  kernel: Record<string, number>;
-  forward?: { forwarded: number; perBackend: Record<string, number>; drops: Record<string, number> };
-}
+/** The queues' counters added up: the same fields as a snapshot's. */
+export type Totals = Pick<
+  Snapshot,
+  'packets' | 'bytes' | 'datagrams' | 'payloadBytes' | 'invalid' | 'txPackets' | 'txBytes' | 'txRingFull' | 'kernel' | 'forward'
+>;
 
 export function totals(snaps: Snapshot[]): Totals {
   const t: Totals = {
