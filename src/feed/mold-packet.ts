@@ -66,3 +66,31 @@ export function checkTestMessage(payload: Uint8Array, seq: number): boolean {
   for (let j = 16; j < b.length; j++) if (b[j] !== testPatternByte(seq, j)) return false;
   return true;
 }
+
+/**
+ * moldPacket(session, seq, [testMessage(seq), testMessage(seq + 1), ...]) written straight
+ * into one Buffer: the same bytes, without a Buffer and BigInts per message (the test sender
+ * offers millions of messages a second with it).
+ */
+export function moldTestPacket(session: Buffer, seq: number, count: number, size: number, sendNs = 0n): Buffer {
+  const m = Math.max(16, size);
+  const b = Buffer.allocUnsafe(MOLD_HEADER + count * (2 + m));
+  session.copy(b, 0, 0, 10);
+  b.writeUInt32BE(Math.floor(seq / 4294967296), 10);
+  b.writeUInt32BE(seq >>> 0, 14);
+  b.writeUInt16BE(count, 18);
+  const nsHi = Number(sendNs >> 32n);
+  const nsLo = Number(sendNs & 0xffffffffn);
+  let pos = MOLD_HEADER;
+  for (let k = 0; k < count; k++) {
+    const q = seq + k;
+    b.writeUInt16BE(m, pos);
+    b.writeUInt32BE(Math.floor(q / 4294967296), pos + 2);
+    b.writeUInt32BE(q >>> 0, pos + 6);
+    b.writeUInt32BE(nsHi, pos + 10);
+    b.writeUInt32BE(nsLo, pos + 14);
+    for (let j = 16; j < m; j++) b[pos + 2 + j] = testPatternByte(q, j);
+    pos += 2 + m;
+  }
+  return b;
+}

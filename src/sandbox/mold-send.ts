@@ -13,7 +13,7 @@
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
-import { moldEndOfSession, moldPacket, testMessage } from '../feed/mold-packet.js';
+import { moldEndOfSession, moldTestPacket, sessionBytes } from '../feed/mold-packet.js';
 
 const { values } = parseArgs({
   options: {
@@ -78,10 +78,10 @@ let sent = 0;
 let messages = 0;
 let inflight = 0;
 
+const session = sessionBytes(values.session!);
 function packet(i: number): Buffer {
-  const seq = firstSeq + i * perPacket;
   const now = values.stamp ? process.hrtime.bigint() : 0n;
-  return moldPacket(values.session!, seq, Array.from({ length: perPacket }, (_, k) => testMessage(seq + k, size, now)));
+  return moldTestPacket(session, firstSeq + i * perPacket, perPacket, size, now);
 }
 
 function sendOne(b: Buffer, msgs: number): void {
