@@ -127,8 +127,6 @@ async function runSingleQueue(): Promise<void> {
   const loop = new RxLoop(port, pipeline, { batchSize: opts.batchSize, busyPollUs: opts.busyPollUs });
   const reporter = new StatsReporter(pipeline, port, components);
   for (const c of components) await c.start?.();
-  log.info(`xsk up: ${port.description}, ports ${ports.join(',')}`);
-  loop.start();
 
   const statsTimer =
     opts.statsInterval > 0 ? setInterval(() => log.info(reporter.line()), opts.statsInterval * 1000) : undefined;
@@ -162,4 +160,8 @@ async function runSingleQueue(): Promise<void> {
     if (forwarder) void forwarder.reload(port);
     else log.warn('SIGHUP: nothing to reload (no --config)');
   });
+  // Only now, with every signal handler in place, say we are up: a signal sent on seeing this
+  // line must find its handler, not the default action.
+  log.info(`xsk up: ${port.description}, ports ${ports.join(',')}`);
+  loop.start();
 }

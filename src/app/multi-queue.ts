@@ -132,7 +132,6 @@ export async function runMultiQueue(c: MultiQueueContext): Promise<void> {
     log.info(`metrics on http://${addr.address}:${addr.port}/metrics`);
   }
 
-  log.info(`xsk up: ${opts.iface}, ${queues.length} queue(s) ${queues.join(',')} in worker threads, AF_XDP ${mode} mode, ports ${c.ports.join(',')}`);
 
   // Stats line: total rate and the busiest queue.
   let last = new Map<number, number>();
@@ -211,4 +210,6 @@ export async function runMultiQueue(c: MultiQueueContext): Promise<void> {
     if (forwarder) void forwarder.reload({ setPorts: (p) => program.setPorts(p) });
     else log.warn('SIGHUP: nothing to reload (no --config)');
   });
+  // Said last, once the signal handlers are in place (see xsk.ts).
+  log.info(`xsk up: ${opts.iface}, ${queues.length} queue(s) ${queues.join(',')} in worker threads, AF_XDP ${mode} mode, ports ${c.ports.join(',')}`);
 }
