@@ -30,15 +30,7 @@ interface Mapping {
   len: number;
 }
 
-const setsockoptUmem = koffi
-  .load('libc.so.6')
-  .func('setsockopt', 'int', ['int', 'int', 'int', koffi.pointer(x.xdp_umem_reg), 'uint32_t']) as (
-  fd: number,
-  level: number,
-  name: number,
-  val: object,
-  len: number,
-) => number;
+const setsockoptUmem = libc.setsockoptStruct<object>(x.xdp_umem_reg);
 
 export class XskSocket {
   readonly fd: number;

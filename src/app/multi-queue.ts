@@ -19,7 +19,7 @@ import type { Snapshot, WorkerConfig } from '../workers/protocol.js';
 import { initLatency, Latency } from '../metrics/latency.js';
 import { MetricsServer } from '../metrics/server.js';
 import { registerQueueMetrics } from '../metrics/queue-metrics.js';
-import { fmtRate } from '../cli/stats.js';
+import { fmtRate, kernelDrops } from '../cli/stats.js';
 import { log } from '../log.js';
 import { createFeed } from '../feed/create.js';
 import { createFeedRing } from '../workers/feed-ring.js';
@@ -154,7 +154,7 @@ export async function runMultiQueue(c: MultiQueueContext): Promise<void> {
           lastAt = now;
           log.info(
             `rx ${fmtRate(totalPps)}pps | total ${t.packets} pkts | busiest queue ${busiest.queue} ${fmtRate(Math.max(0, busiest.pps))}pps` +
-              ` | invalid ${t.invalid.reduce((a, b) => a + b, 0)} | kernel drops ${(t.kernel.rx_dropped ?? 0) + (t.kernel.rx_ring_full ?? 0)}` +
+              ` | invalid ${t.invalid.reduce((a, b) => a + b, 0)} | kernel drops ${kernelDrops(t.kernel)}` +
               ` | mode ${mode}${t.forward ? ` | fwd ${t.forward.forwarded}` : ''}${feed ? ` | ${feed.statsLine()}` : ''}`,
           );
         }, opts.statsInterval * 1000)

@@ -194,12 +194,4 @@ export function attachPortFilter(fd: number, ports: readonly number[]): void {
   if (ok < 0) throw new SysError('setsockopt(SO_ATTACH_FILTER)', koffi.errno(), `${prog.length / 8} instructions`);
 }
 
-const setsockoptFprog = koffi
-  .load('libc.so.6')
-  .func('setsockopt', 'int', ['int', 'int', 'int', koffi.pointer(p.sock_fprog), 'uint32_t']) as (
-  fd: number,
-  level: number,
-  name: number,
-  val: { len: number; filter: Buffer },
-  len: number,
-) => number;
+const setsockoptFprog = libc.setsockoptStruct<{ len: number; filter: Buffer }>(p.sock_fprog);

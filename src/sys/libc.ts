@@ -2,7 +2,7 @@
  * The few libc calls xsk needs, bound through koffi. Every function here is a control-path or
  * once-per-batch call; nothing is called per packet.
  */
-import koffi from 'koffi';
+import koffi, { type TypeObject } from 'koffi';
 
 const libc = koffi.load('libc.so.6');
 
@@ -38,6 +38,20 @@ export const close = libc.func('int close(int fd)') as (fd: number) => number;
 export const setsockopt = libc.func(
   'int setsockopt(int fd, int level, int name, const void *val, uint32_t len)',
 ) as (fd: number, level: number, name: number, val: Buffer, len: number) => number;
+/**
+ * setsockopt() whose value is a koffi struct type: pass a plain object and koffi lays it out.
+ * One binding per struct type, over the same libc handle.
+ */
+export function setsockoptStruct<T extends object>(type: TypeObject): (fd: number, level: number, name: number, val: T, len: number) => number {
+  return libc.func('setsockopt', 'int', ['int', 'int', 'int', koffi.pointer(type), 'uint32_t']) as (
+    fd: number,
+    level: number,
+    name: number,
+    val: T,
+    len: number,
+  ) => number;
+}
+
 /** optlen is in/out: pass a one-element array holding the buffer size. */
 export const getsockopt = libc.func(
   'int getsockopt(int fd, int level, int name, _Out_ void *val, _Inout_ uint32_t *len)',
