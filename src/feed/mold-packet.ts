@@ -60,11 +60,20 @@ export function testPatternByte(seq: number, j: number): number {
 
 /** Whether `payload` is testMessage(seq, payload.length, *). */
 export function checkTestMessage(payload: Uint8Array, seq: number): boolean {
-  if (payload.length < 16) return false;
-  const b = Buffer.from(payload.buffer, payload.byteOffset, payload.length);
-  if (b.readUInt32BE(0) * 4294967296 + b.readUInt32BE(4) !== seq) return false;
-  for (let j = 16; j < b.length; j++) if (b[j] !== testPatternByte(seq, j)) return false;
+  return checkTestMessageAt(Buffer.from(payload.buffer, payload.byteOffset, payload.length), 0, payload.length, seq);
+}
+
+/** Whether the `len` bytes at `off` in `b` are testMessage(seq, len, *) (nothing allocated). */
+export function checkTestMessageAt(b: Buffer, off: number, len: number, seq: number): boolean {
+  if (len < 16) return false;
+  if (b.readUInt32BE(off) * 4294967296 + b.readUInt32BE(off + 4) !== seq) return false;
+  for (let j = 16; j < len; j++) if (b[off + j] !== testPatternByte(seq, j)) return false;
   return true;
+}
+
+/** The send time (CLOCK_MONOTONIC ns) mold-send --stamp wrote into a test message; 0 when none. */
+export function testMessageSendNs(b: Buffer, off: number, len: number): number {
+  return len < 16 ? 0 : b.readUInt32BE(off + 8) * 4294967296 + b.readUInt32BE(off + 12);
 }
 
 /**

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import protobuf from 'protobufjs';
 import { History, Kind, NO_SESSION } from '../../src/feed/history.js';
 import { BatchWriter, varintSize, writeVarint, type EventObject } from '../../src/feed/encode.js';
-import { decodeFeedBatch, fromProtobufjs } from '../../src/feed/decode.js';
+import { BatchView, decodeFeedBatch, fromProtobufjs } from '../../src/feed/decode.js';
 import { decodeBatch, encodeBatch, MessageKind, PROTO_PATH } from '../../src/feed/proto.js';
 
 const FeedBatch = protobuf.loadSync(PROTO_PATH).lookupType('xsk.feed.v1.FeedBatch');
@@ -210,6 +210,41 @@ describe('feed client decoder (against protobufjs)', () => {
     assert.equal(got.messages.length, 2);
     assert.equal(got.messages[0].sequence, 5);
     assert.deepEqual(got.messages[1].mold, { session: '', sequence: 2 ** 40 });
+  });
+
+  it('one BatchView read in place says what the objects say, batch after batch', () => {
+    const view = new BatchView();
+    // Batches of every size in turn, and one past the view's first capacity (1024) so it grows.
+    const batches = [];
+    for (let seed = 1; seed <= 300; seed++) batches.push(randomBatch(seed).bytes);
+    const big = protobuf.Writer.create();
+    for (let i = 0; i < 3000; i++) {
+      const m = protobuf.Writer.create().uint32(0x08).uint64(1e9 + i).uint32(0x3a).bytes(Buffer.from([i & 0xff, i >> 8])).finish();
+      big.uint32(0x0a).bytes(m);
+    }
+    batches.splice(150, 0, Buffer.from(big.finish()));
+    for (const [n, bytes] of batches.entries()) {
+      const ref = fromProtobufjs(decodeBatch(bytes));
+      const v = view.decode(bytes);
+      assert.equal(v.count, ref.messages.length, `batch ${n}`);
+      assert.deepEqual(v.events, ref.events, `batch ${n}`);
+      for (let i = 0; i < v.count; i++) {
+        const m = ref.messages[i];
+        const at = `batch ${n} message ${i}`;
+        assert.equal(v.sequence(i), m.sequence, at);
+        assert.equal(v.receiveTimeNs(i), m.receiveTimeNs, at);
+        assert.equal(v.source(i), m.source, at);
+        assert.equal(v.sourcePort(i), m.sourcePort, at);
+        assert.equal(v.destinationPort(i), m.destinationPort, at);
+        assert.equal(v.kind(i), m.kind, at);
+        assert.deepEqual(Buffer.from(v.bytes.subarray(v.payloadOffset(i), v.payloadOffset(i) + v.payloadLength(i))), Buffer.from(m.payload), at);
+        assert.equal(v.isMold(i), m.mold !== undefined, at);
+        if (m.mold) {
+          assert.equal(v.moldSession(i), m.mold.session, at);
+          assert.equal(v.moldSequence(i), m.mold.sequence, at);
+        }
+      }
+    }
   });
 
   it('rejects a truncated batch', () => {
