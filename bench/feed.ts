@@ -1,14 +1,18 @@
 /**
- * The gRPC feed's speed on the veth sandbox: xsk (native XDP, pinned to CPU 1) decodes
- * MoldUDP64 from mold-send (gen namespace) and serves one local subscriber, dist/feed-client.js
- * (dut namespace; sender and subscriber pinned to CPU 0).
- *  - throughput: mold-send offers --offered messages/s (50 messages of 16 bytes a packet) for
+ * The gRPC feed's speed on the veth sandbox: xsk (native XDP) decodes MoldUDP64 from the C
+ * sender (bench/c/mold_send.c, gen namespace) and serves one local subscriber,
+ * dist/feed-client.js (dut namespace), which reads batches in place (Subscription.views()).
+ *  - throughput: the sender offers --offered messages/s (50 messages of 16 bytes a packet) for
  *    --seconds; the subscriber's rate while traffic flows, and what it missed (skipped);
- *  - latency at --rate messages/s (10 a packet, each stamped with its send time): send →
- *    subscriber (wire_us: through the sender's kernel, veth, XDP, xsk, gRPC, the client's
- *    decoding) and xsk's receive stamp → subscriber (lag_us), HDR percentiles.
- *   sudo node --import tsx bench/feed.ts [--runs 3] [--seconds 5] [--rate 100000] [--offered 2000000]
- * Bounded: every process has a time limit; the whole run takes about runs × 2 × (seconds + 3) s.
+ *  - latency at --rate messages/s (10 a packet, each stamped with its send time) for
+ *    --warmup + --seconds: xsk's receive stamp (XDP, the wire's side of the host) → the
+ *    subscriber has decoded the message, HDR percentiles over the whole run and after the
+ *    first --warmup seconds (JIT compilation of xsk's and the client's paths); send → subscriber too.
+ * CPUs (2 here): xsk's main thread on CPU 1; the subscriber's main thread and the sender on CPU 0.
+ * Only the main threads are pinned: V8's helper threads (compilers, concurrent GC) run where
+ * there is room, rather than queue behind the thread they help.
+ *   sudo node --import tsx bench/feed.ts [--runs 3] [--seconds 5] [--warmup 2] [--rate 100000] [--offered 1500000]
+ * Bounded: every process has a time limit; the whole run takes about runs × (2 × seconds + warmup + 8) s.
  */
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
@@ -20,47 +24,58 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '2' },
     rate: { type: 'string', default: '100000' },
-    offered: { type: 'string', default: '2000000' },
+    offered: { type: 'string', default: '1500000' },
   },
 });
 const runs = Number(values.runs);
 const seconds = Number(values.seconds);
+const warmup = Number(values.warmup);
 const rate = Number(values.rate);
 const offered = Number(values.offered);
 const CLIENT = fileURLToPath(new URL('../dist/feed-client.js', import.meta.url));
-const MOLD_SEND = fileURLToPath(new URL('../dist/sandbox/mold-send.js', import.meta.url));
+const MOLD_SEND = fileURLToPath(new URL('../build/bench/mold_send', import.meta.url));
 const GRPC = '127.0.0.1:50599';
 
-function spawnJson(sb: Sandbox, ns: string, cpu: number, args: string[]): Promise<Record<string, any>> {
-  const child = sb.spawn(ns, 'taskset', ['-c', String(cpu), process.execPath, ...args]);
+/** Pin one thread (the main thread: its tid is the pid) to a CPU. */
+const pinMain = (pid: number, cpu: number) => execFileSync('taskset', ['-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+
+function runJson(sb: Sandbox, ns: string, cmd: string, args: string[], cpu?: number): { pid: number; result: Promise<Record<string, any>> } {
+  const child = sb.spawn(ns, cmd, args);
+  if (cpu !== undefined) pinMain(child.pid!, cpu);
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  return new Promise((resolve, reject) =>
+  const result = new Promise<Record<string, any>>((resolve, reject) =>
     child.on('exit', (code) => {
       try {
         resolve(JSON.parse(out.trim().split('\n').pop() ?? ''));
       } catch {
-        reject(new Error(`${args[0]} exited ${code} without JSON: ${err}`));
+        reject(new Error(`${cmd} ${args[0]} exited ${code} without JSON: ${err}`));
       }
     }),
   );
+  return { pid: child.pid!, result };
 }
 
 async function once(sb: Sandbox, kind: 'throughput' | 'latency') {
   const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000', '--mode', 'native', '--decode', '9000=moldudp64', '--grpc', GRPC, '--stats-interval', '0']);
   await xsk.up();
-  execFileSync('taskset', ['-a', '-p', '-c', '1', String(xsk.child.pid)], { stdio: 'ignore' });
+  pinMain(xsk.child.pid!, 1);
   const perPacket = kind === 'throughput' ? 50 : 10;
   const msgRate = kind === 'throughput' ? offered : rate;
-  const packets = Math.round((msgRate / perPacket) * seconds);
-  const client = spawnJson(sb, sb.dut, 0, [CLIENT, '--addr', GRPC, '--seconds', String(seconds + 4), '--count', String(packets * perPacket), '--stamps', '--max-batch', '1024']);
+  const secs = kind === 'throughput' ? seconds : seconds + warmup;
+  const packets = Math.round((msgRate / perPacket) * secs);
+  const clientArgs = [CLIENT, '--addr', GRPC, '--seconds', String(secs + 4), '--count', String(packets * perPacket), '--max-batch', '1024'];
+  if (kind === 'latency') clientArgs.push('--stamps', '--warmup-ms', String(warmup * 1000));
+  const client = runJson(sb, sb.dut, process.execPath, clientArgs, 0);
   await new Promise((r) => setTimeout(r, 1000));
-  const sent = await spawnJson(sb, sb.gen, 0, [MOLD_SEND, '--to', sb.dutAddr, '--port', '9000', '--count', String(packets), '--messages', String(perPacket),
-    '--size', '16', '--rate', String(msgRate / perPacket), '--seconds', String(seconds + 2), ...(kind === 'latency' ? ['--stamp'] : [])]);
-  const c = await client;
+  const sender = runJson(sb, sb.gen, 'taskset', ['-c', '0', MOLD_SEND, '--to', sb.dutAddr, '--port', '9000', '--count', String(packets), '--messages', String(perPacket),
+    '--size', '16', '--rate', String(msgRate / perPacket), '--seconds', String(secs + 2), ...(kind === 'latency' ? ['--stamp'] : [])]);
+  const sent = await sender.result;
+  const c = await client.result;
   xsk.signal('SIGTERM');
   await xsk.exit();
   const s = xsk.summary();
@@ -71,9 +86,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const sb = new Sandbox({ name: 'xsk-fbench' });
 try {
   const tp: number[] = [];
-  const p99: number[] = [];
-  const p50: number[] = [];
-  const lag99: number[] = [];
+  const r = { p50: [] as number[], p99: [] as number[], p999: [] as number[], steadyP50: [] as number[], steadyP99: [] as number[], steadyP999: [] as number[], sendP99: [] as number[] };
   for (let i = 0; i < runs; i++) {
     const t = await once(sb, 'throughput');
     tp.push(t.client.active_rate);
@@ -81,14 +94,35 @@ try {
       `throughput: offered ${(t.sent_rate / 1e6).toFixed(2)} M msg/s (${t.sent_messages}), feed took ${t.feed_messages}, subscriber got ${t.client.messages} at ${(t.client.active_rate / 1e6).toFixed(2)} M msg/s, skipped ${t.client.skipped}, kernel drops ${t.kernel_drops}`,
     );
     const l = await once(sb, 'latency');
-    p50.push(l.client.wire_us?.p50 ?? NaN);
-    p99.push(l.client.wire_us?.p99 ?? NaN);
-    lag99.push(l.client.lag_us?.p99 ?? NaN);
+    const lag = l.client.lag_all_us ?? {};
+    const st = l.client.lag_us ?? {};
+    r.p50.push(lag.p50 ?? NaN);
+    r.p99.push(lag.p99 ?? NaN);
+    r.p999.push(lag['p99.9'] ?? NaN);
+    r.steadyP50.push(st.p50 ?? NaN);
+    r.steadyP99.push(st.p99 ?? NaN);
+    r.steadyP999.push(st['p99.9'] ?? NaN);
+    r.sendP99.push(l.client.wire_us?.p99 ?? NaN);
     console.log(
-      `latency at ${(l.sent_rate / 1e3).toFixed(0)} k msg/s: got ${l.client.messages}/${l.sent_messages}, skipped ${l.client.skipped}; send→subscriber µs ${JSON.stringify(l.client.wire_us)}; xsk rx→subscriber µs ${JSON.stringify(l.client.lag_us)}`,
+      `latency at ${(l.sent_rate / 1e3).toFixed(0)} k msg/s, xsk rx stamp → subscriber, µs: whole run ${JSON.stringify(lag)}; after ${warmup} s ${JSON.stringify(st)}; send → subscriber after ${warmup} s ${JSON.stringify(l.client.wire_us)}; got ${l.client.messages}/${l.sent_messages}, skipped ${l.client.skipped}`,
     );
   }
-  const result = { bench: 'feed', runs, seconds, rate, offered, throughput_msgs_per_s: median(tp), latency_p50_us: median(p50), latency_p99_us: median(p99), rx_to_subscriber_p99_us: median(lag99) };
+  const result = {
+    bench: 'feed',
+    runs,
+    seconds,
+    warmup_s: warmup,
+    rate,
+    offered,
+    throughput_msgs_per_s: median(tp),
+    latency_p50_us: median(r.p50),
+    latency_p99_us: median(r.p99),
+    'latency_p99.9_us': median(r.p999),
+    steady_latency_p50_us: median(r.steadyP50),
+    steady_latency_p99_us: median(r.steadyP99),
+    'steady_latency_p99.9_us': median(r.steadyP999),
+    steady_send_to_subscriber_p99_us: median(r.sendP99),
+  };
   console.log(JSON.stringify(result));
 } finally {
   sb.destroy();

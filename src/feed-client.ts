@@ -5,7 +5,7 @@
  *   node dist/feed-client.js --addr 127.0.0.1:50051 [--port 9000] [--source ADDR]
  *        [--kind raw,moldudp64] [--types AE] [--from SEQ] [--max-batch N] [--heartbeat-ms MS]
  *        [--policy skip|disconnect] [--queue N] [--queue-bytes N] [--tls] [--ca FILE]
- *        [--server-name NAME] [--count N] [--seconds S] [--print] [--verify] [--stamps]
+ *        [--server-name NAME] [--count N] [--seconds S] [--print] [--verify] [--stamps] [--warmup-ms MS]
  *        [--pause-after N --pause-ms MS] [--state]
  *
  * Every second a line on stderr: messages per second, total, gaps, skipped, the last
@@ -13,7 +13,8 @@
  * JSON line on stdout with the totals, the stream's final status and the latency from the
  * server's receive time to here (same host: CLOCK_MONOTONIC is shared). --print writes each
  * message as a JSON line first. --verify checks MoldUDP64 payloads made by mold-send;
- * --stamps measures from mold-send's send times too. --state prints the server's state.
+ * --stamps measures from mold-send's send times too; --warmup-ms leaves the first ms out of the latency
+ * figures. --state prints the server's state.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -67,6 +68,7 @@ const cmd = new Command('xsk-feed-client')
   .option('--print', 'print every message and event as a JSON line', false)
   .option('--verify', "check MoldUDP64 payloads made by xsk's mold-send", false)
   .option('--stamps', "also measure from mold-send's send times (mold-send --stamp)", false)
+  .option('--warmup-ms <ms>', 'leave the first MS after the first message out of the latency figures (JIT warm-up)', int)
   .option('--pause-after <n>', 'stop reading after this many messages (testing slow consumers)', int)
   .option('--pause-ms <ms>', '... for this long', int)
   .option('--state', "print the server's state and exit", false)
@@ -107,6 +109,8 @@ await initLatency();
 const hist = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: true });
 const lagNs = hist();
 const wireNs = hist();
+/** With --warmup-ms: the whole run's latency too (warm-up included). */
+const lagAllNs = o.warmupMs ? hist() : undefined;
 const t = {
   messages: 0,
   batches: 0,
@@ -177,6 +181,8 @@ let paused = false;
 /** When the first and the latest message arrived (the rate while traffic flowed). */
 let firstAt = 0;
 let lastAt = 0;
+/** --warmup-ms: latency is recorded from this performance.now() on (0: from the start). */
+let warmupUntil = 0;
 // Batches are read in place (no object per message); --print makes objects for JSON.
 outer: for await (const v of sub.views()) {
   const nowNs = Number(process.hrtime.bigint());
@@ -213,8 +219,10 @@ outer: for await (const v of sub.views()) {
   if (t.messages === 0) {
     t.first_sequence = v.sequence(0);
     firstAt = performance.now();
+    if (o.warmupMs) warmupUntil = firstAt + o.warmupMs;
   }
   const bytes = v.bytes;
+  const timed = warmupUntil === 0 || performance.now() >= warmupUntil;
   for (let i = 0; i < v.count; i++) {
     const seq = v.sequence(i);
     if (o.print) {
@@ -231,9 +239,10 @@ outer: for await (const v of sub.views()) {
     const len = v.payloadLength(i);
     t.payload_bytes += len;
     const lag = nowNs - v.receiveTimeNs(i);
-    lagNs.recordValue(lag > 1 ? lag : 1);
+    if (timed) lagNs.recordValue(lag > 1 ? lag : 1);
+    if (lagAllNs) lagAllNs.recordValue(lag > 1 ? lag : 1);
     if ((o.verify || o.stamps) && len >= 16 && v.isMold(i)) {
-      if (o.stamps) {
+      if (o.stamps && timed) {
         const sentNs = testMessageSendNs(bytes, off, len);
         if (sentNs > 0) wireNs.recordValue(Math.max(1, nowNs - sentNs));
       }
@@ -269,6 +278,7 @@ process.stdout.write(
     active_rate: lastAt > firstAt ? (t.messages - 1) / ((lastAt - firstAt) / 1000) : 0,
     status: { code: status.code, details: status.details },
     lag_us: us(lagNs),
+    ...(lagAllNs ? { lag_all_us: us(lagAllNs) } : {}),
     wire_us: us(wireNs),
   }) + '\n',
 );
