@@ -12,10 +12,12 @@
  * Only the main threads are pinned: V8's helper threads (compilers, concurrent GC) run where
  * there is room, rather than queue behind the thread they help.
  *   sudo node --import tsx bench/feed.ts [--runs 3] [--seconds 5] [--warmup 2] [--rate 100000] [--offered 1500000]
+ * Writes bench/results/feed.json (every run, and the medians).
  * Bounded: every process has a time limit; the whole run takes about runs × (2 × seconds + warmup + 8) s.
  */
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from '../src/sandbox/netns.js';
 import { XskProcess } from '../src/sandbox/xsk-process.js';
@@ -37,6 +39,7 @@ const offered = Number(values.offered);
 const CLIENT = fileURLToPath(new URL('../dist/feed-client.js', import.meta.url));
 const MOLD_SEND = fileURLToPath(new URL('../build/bench/mold_send', import.meta.url));
 const GRPC = '127.0.0.1:50599';
+const OUT = fileURLToPath(new URL('./results/', import.meta.url));
 
 /** Pin one thread (the main thread: its tid is the pid) to a CPU. */
 const pinMain = (pid: number, cpu: number) => execFileSync('taskset', ['-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
@@ -86,16 +89,19 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const sb = new Sandbox({ name: 'xsk-fbench' });
 try {
   const tp: number[] = [];
+  const raw: Record<string, unknown>[] = [];
   const r = { p50: [] as number[], p99: [] as number[], p999: [] as number[], steadyP50: [] as number[], steadyP99: [] as number[], steadyP999: [] as number[], sendP99: [] as number[] };
   for (let i = 0; i < runs; i++) {
     const t = await once(sb, 'throughput');
     tp.push(t.client.active_rate);
+    raw.push({ run: i + 1, kind: t.kind, sent_messages: t.sent_messages, sent_rate: t.sent_rate, feed_messages: t.feed_messages, kernel_drops: t.kernel_drops, subscriber_messages: t.client.messages, subscriber_rate: t.client.active_rate, skipped: t.client.skipped });
     console.log(
       `throughput: offered ${(t.sent_rate / 1e6).toFixed(2)} M msg/s (${t.sent_messages}), feed took ${t.feed_messages}, subscriber got ${t.client.messages} at ${(t.client.active_rate / 1e6).toFixed(2)} M msg/s, skipped ${t.client.skipped}, kernel drops ${t.kernel_drops}`,
     );
     const l = await once(sb, 'latency');
     const lag = l.client.lag_all_us ?? {};
     const st = l.client.lag_us ?? {};
+    raw.push({ run: i + 1, kind: l.kind, sent_messages: l.sent_messages, sent_rate: l.sent_rate, subscriber_messages: l.client.messages, skipped: l.client.skipped, lag_all_us: lag, lag_after_warmup_us: st, send_to_subscriber_after_warmup_us: l.client.wire_us });
     r.p50.push(lag.p50 ?? NaN);
     r.p99.push(lag.p99 ?? NaN);
     r.p999.push(lag['p99.9'] ?? NaN);
@@ -124,6 +130,8 @@ try {
     steady_send_to_subscriber_p99_us: median(r.sendP99),
   };
   console.log(JSON.stringify(result));
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(`${OUT}feed.json`, JSON.stringify({ date: new Date().toISOString(), ...result, raw }, null, 2) + '\n');
 } finally {
   sb.destroy();
 }

@@ -153,6 +153,10 @@ export interface FinalStatus {
   details: string;
 }
 
+/** Batches a Subscription holds for a consumer that is behind, before it stops reading the stream. */
+const QUEUE_HIGH = 16;
+const QUEUE_LOW = 4;
+
 export class Subscription implements AsyncIterable<FeedBatch> {
   /** The stream's final status (code 0: OK). Never rejects. */
   readonly done: Promise<FinalStatus>;
@@ -176,13 +180,57 @@ export class Subscription implements AsyncIterable<FeedBatch> {
     for await (const bytes of this.batches()) yield view.decode(bytes);
   }
 
+  /**
+   * The batches' bytes, in order. The stream runs in flowing mode into a small queue of our
+   * own (paused past QUEUE_HIGH batches, resumed at QUEUE_LOW), rather than through the
+   * stream's async iterator: grpc-js can drop the last messages of a stream that ends with an
+   * error status when no read is pending as they arrive (grpc/grpc-node#2764), and a
+   * resume_unavailable event is exactly such a message. Flowing, a read is always pending
+   * unless the consumer is far behind, and then the server's slow policy applies anyway.
+   */
   private async *batches(): AsyncGenerator<Buffer> {
+    const call = this.call;
+    const queue: Buffer[] = [];
+    let ended = false;
+    let failure: grpc.ServiceError | undefined;
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    call.on('data', (b: Buffer) => {
+      queue.push(b);
+      if (queue.length >= QUEUE_HIGH) call.pause();
+      notify();
+    });
+    call.on('end', () => {
+      ended = true;
+      notify();
+    });
+    call.on('error', (e: grpc.ServiceError) => {
+      ended = true;
+      failure = e;
+      notify();
+    });
     try {
-      for await (const bytes of this.call) yield bytes as Buffer;
-    } catch (e) {
-      if ((e as grpc.ServiceError).code === undefined) throw e;
-      // A gRPC error status: the iteration ends; `done` has it.
+      for (;;) {
+        const b = queue.shift();
+        if (b !== undefined) {
+          if (queue.length <= QUEUE_LOW && call.isPaused()) call.resume();
+          yield b;
+        } else if (ended) {
+          break;
+        } else {
+          await new Promise<void>((r) => (wake = r));
+        }
+      }
+    } finally {
+      // Left early (break, return, throw in the loop): the consumer is done with the stream.
+      if (!ended) call.cancel();
     }
+    // A gRPC error status ends the iteration (`done` has it); anything else is thrown.
+    if (failure && failure.code === undefined) throw failure;
   }
 
   cancel(): void {
