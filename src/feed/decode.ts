@@ -82,6 +82,14 @@ function varintAt(b: Buffer, p: number): number {
   throw new RangeError(p >= b.length ? 'feed: truncated varint' : 'feed: varint too long');
 }
 
+/** The end of a field of `len` bytes starting at `start` (its start in `after`). */
+function fieldEnd(b: Buffer, start: number, len: number): number {
+  const end = start + len;
+  if (end > b.length) throw new RangeError('feed: field runs past the end');
+  after = start;
+  return end;
+}
+
 /** The end of the length-delimited field whose length is at `p` (its start in `after`). */
 function lengthEnd(b: Buffer, p: number): number {
   const len = varintAt(b, p);
@@ -188,9 +196,15 @@ export class BatchView {
     // The hot loop: positions in a local, varints through varintAt (see there).
     const b = r.b;
     let p = r.pos;
+    // Tags, kinds and lengths are one byte in a feed's messages: read those in place and call
+    // varintAt only for longer varints (V8 does not inline it into this loop).
     while (p < end) {
-      const tag = varintAt(b, p);
-      p = after;
+      let tag = b[p];
+      if (tag < 0x80) p++;
+      else {
+        tag = varintAt(b, p);
+        p = after;
+      }
       switch (tag) {
         case 0x08:
           sequence = varintAt(b, p);
@@ -201,7 +215,7 @@ export class BatchView {
           p = after;
           break;
         case 0x1a:
-          addrEnd = lengthEnd(b, p);
+          addrEnd = b[p] < 0x80 ? fieldEnd(b, p + 1, b[p]) : lengthEnd(b, p);
           addrStart = after;
           p = addrEnd;
           break;
@@ -214,16 +228,20 @@ export class BatchView {
           p = after;
           break;
         case 0x30:
-          kind = varintAt(b, p);
-          p = after;
+          kind = b[p];
+          if (kind < 0x80) p++;
+          else {
+            kind = varintAt(b, p);
+            p = after;
+          }
           break;
         case 0x3a:
-          payEnd = lengthEnd(b, p);
+          payEnd = b[p] < 0x80 ? fieldEnd(b, p + 1, b[p]) : lengthEnd(b, p);
           payStart = after;
           p = payEnd;
           break;
         case 0x42: {
-          const e = lengthEnd(b, p);
+          const e = b[p] < 0x80 ? fieldEnd(b, p + 1, b[p]) : lengthEnd(b, p);
           p = after;
           // A MoldUDP64 message: its session is '' unless the field says otherwise.
           sessStart = sessEnd = p;
@@ -231,7 +249,7 @@ export class BatchView {
             const t = varintAt(b, p);
             p = after;
             if (t === 0x0a) {
-              sessEnd = lengthEnd(b, p);
+              sessEnd = b[p] < 0x80 ? fieldEnd(b, p + 1, b[p]) : lengthEnd(b, p);
               sessStart = after;
               p = sessEnd;
             } else if (t === 0x10) {
