@@ -102,10 +102,10 @@ const req: SubscribeOptions = {
   maxQueueMessages: o.queue,
   maxQueueBytes: o.queueBytes,
 };
-const sub = client.subscribe(req);
 // The WebAssembly histograms: ~40 ns a sample, where the JS build's Math.pow took a third of
 // this client's time at high rates.
 await initLatency();
+const sub = client.subscribe(req);
 const hist = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: true });
 const lagNs = hist();
 const wireNs = hist();

@@ -196,10 +196,12 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			iov[i].iov_len = build(bufs[i], session, (uint64_t)first_seq + (uint64_t)(sent + i) * messages, messages, m, send_ns);
 		int done = 0;
-		while (done < n) {
+		while (done < n && now_ns() <= deadline) {
 			int r = sendmmsg(fd, msgs + done, n - done, 0);
 			if (r < 0) {
-				if (errno == EINTR)
+				/* EINTR; or ECONNREFUSED: an ICMP error reported on this connected
+				 * socket, and the burst was not sent: send it again. */
+				if (errno == EINTR || errno == ECONNREFUSED)
 					continue;
 				if (errno == ENOBUFS || errno == EAGAIN) {
 					/* The device queue is full: let it drain. */

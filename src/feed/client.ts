@@ -160,11 +160,45 @@ const QUEUE_LOW = 4;
 export class Subscription implements AsyncIterable<FeedBatch> {
   /** The stream's final status (code 0: OK). Never rejects. */
   readonly done: Promise<FinalStatus>;
+  /** Batches received and not yet taken by the consumer. */
+  private readonly queue: Buffer[] = [];
+  private ended = false;
+  private failure?: grpc.ServiceError;
+  private wake?: () => void;
 
+  /**
+   * Reading starts here, not when the consumer starts iterating: the stream runs in flowing
+   * mode into a small queue of our own (paused past QUEUE_HIGH batches, resumed at QUEUE_LOW).
+   * grpc-js drops the last messages of a stream that ends with an error status when no read is
+   * pending as they arrive (grpc/grpc-node#2764); a resume_unavailable event before
+   * OUT_OF_RANGE is exactly such a message, and a consumer that awaits anything between
+   * subscribe() and its loop would have lost it. Flowing, a read is always pending unless the
+   * consumer is far behind, and then the server's slow policy applies anyway.
+   */
   constructor(private readonly call: grpc.ClientReadableStream<any>) {
     this.done = new Promise((resolve) => call.on('status', (s: grpc.StatusObject) => resolve({ code: s.code, details: s.details })));
-    // Errors end the iteration; the status says which.
-    call.on('error', () => {});
+    call.on('data', (b: Buffer) => {
+      this.queue.push(b);
+      if (this.queue.length >= QUEUE_HIGH && !this.failure) call.pause();
+      this.notify();
+    });
+    call.on('end', () => {
+      this.ended = true;
+      this.notify();
+    });
+    // Errors end the iteration; the status says which. What the stream still buffers (paused)
+    // is delivered before the end.
+    call.on('error', (e: grpc.ServiceError) => {
+      this.failure = e;
+      if (call.isPaused()) call.resume();
+      this.notify();
+    });
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<FeedBatch> {
@@ -180,57 +214,29 @@ export class Subscription implements AsyncIterable<FeedBatch> {
     for await (const bytes of this.batches()) yield view.decode(bytes);
   }
 
-  /**
-   * The batches' bytes, in order. The stream runs in flowing mode into a small queue of our
-   * own (paused past QUEUE_HIGH batches, resumed at QUEUE_LOW), rather than through the
-   * stream's async iterator: grpc-js can drop the last messages of a stream that ends with an
-   * error status when no read is pending as they arrive (grpc/grpc-node#2764), and a
-   * resume_unavailable event is exactly such a message. Flowing, a read is always pending
-   * unless the consumer is far behind, and then the server's slow policy applies anyway.
-   */
+  /** The batches' bytes, in order (one consumer: the iterator or views(), once). */
   private async *batches(): AsyncGenerator<Buffer> {
     const call = this.call;
-    const queue: Buffer[] = [];
-    let ended = false;
-    let failure: grpc.ServiceError | undefined;
-    let wake: (() => void) | undefined;
-    const notify = () => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    call.on('data', (b: Buffer) => {
-      queue.push(b);
-      if (queue.length >= QUEUE_HIGH) call.pause();
-      notify();
-    });
-    call.on('end', () => {
-      ended = true;
-      notify();
-    });
-    call.on('error', (e: grpc.ServiceError) => {
-      ended = true;
-      failure = e;
-      notify();
-    });
+    const queue = this.queue;
     try {
       for (;;) {
         const b = queue.shift();
         if (b !== undefined) {
           if (queue.length <= QUEUE_LOW && call.isPaused()) call.resume();
           yield b;
-        } else if (ended) {
+        } else if (this.ended || (this.failure && call.readableLength === 0)) {
           break;
         } else {
-          await new Promise<void>((r) => (wake = r));
+          await new Promise<void>((r) => (this.wake = r));
         }
       }
     } finally {
       // Left early (break, return, throw in the loop): the consumer is done with the stream.
-      if (!ended) call.cancel();
+      if (!this.ended && !this.failure) call.cancel();
     }
     // A gRPC error status ends the iteration (`done` has it); anything else is thrown.
-    if (failure && failure.code === undefined) throw failure;
+    const f = this.failure;
+    if (f && f.code === undefined) throw f;
   }
 
   cancel(): void {
