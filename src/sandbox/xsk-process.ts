@@ -18,9 +18,8 @@ export class XskProcess {
   /** Called with each stderr line as it arrives. */
   onLine?: (line: string) => void;
 
-  /** `nodeArgs`: options for node itself (V8 flags such as --trace-gc), before the script. */
-  constructor(sandbox: Sandbox, args: string[], ns = sandbox.dut, nodeArgs: string[] = []) {
-    this.child = sandbox.spawn(ns, process.execPath, [...nodeArgs, XSK_JS, ...args]);
+  constructor(sandbox: Sandbox, args: string[], ns = sandbox.dut) {
+    this.child = sandbox.spawn(ns, process.execPath, [XSK_JS, ...args]);
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
     let partial = '';
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => {
