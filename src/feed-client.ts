@@ -181,14 +181,19 @@ let paused = false;
 /** When the first and the latest message arrived (the rate while traffic flowed). */
 let firstAt = 0;
 let lastAt = 0;
+// Options read once, not per message.
+const print = o.print === true;
+const verify = o.verify === true;
+const stamps = o.stamps === true;
+const stopAt: number = o.count ?? 0;
 /** --warmup-ms: latency is recorded from this performance.now() on (0: from the start). */
 let warmupUntil = 0;
 // Batches are read in place (no object per message); --print makes objects for JSON.
-outer: for await (const v of sub.views()) {
+for await (const v of sub.views()) {
   const nowNs = Number(process.hrtime.bigint());
   t.batches++;
   for (const e of v.events) {
-    if (o.print) process.stdout.write(JSON.stringify({ event: e }) + '\n');
+    if (print) process.stdout.write(JSON.stringify({ event: e }) + '\n');
     switch (e.type) {
       case 'gap':
         t.gaps++;
@@ -223,39 +228,51 @@ outer: for await (const v of sub.views()) {
   }
   const bytes = v.bytes;
   const timed = warmupUntil === 0 || performance.now() >= warmupUntil;
+  // The batch's tallies in locals, written back once per batch.
+  let messages = t.messages;
+  let last = t.last_sequence;
+  let payloadBytes = 0;
+  let reachedCount = false;
   for (let i = 0; i < v.count; i++) {
     const seq = v.sequence(i);
-    if (o.print) {
+    if (print) {
       const m = v.message(i);
       process.stdout.write(JSON.stringify({ ...m, payload: m.payload.toString('hex') }) + '\n');
     }
-    if (t.messages > 0) {
-      if (seq <= t.last_sequence) t.out_of_order++;
-      else if (seq !== t.last_sequence + 1) t.sequence_jumps++;
+    if (messages > 0) {
+      if (seq <= last) t.out_of_order++;
+      else if (seq !== last + 1) t.sequence_jumps++;
     }
-    t.last_sequence = seq;
-    t.messages++;
+    last = seq;
+    messages++;
     const off = v.payloadOffset(i);
     const len = v.payloadLength(i);
-    t.payload_bytes += len;
+    payloadBytes += len;
     const lag = nowNs - v.receiveTimeNs(i);
     if (timed) lagNs.recordValue(lag > 1 ? lag : 1);
     if (lagAllNs) lagAllNs.recordValue(lag > 1 ? lag : 1);
-    if ((o.verify || o.stamps) && len >= 16 && v.isMold(i)) {
-      if (o.stamps && timed) {
+    if ((verify || stamps) && len >= 16 && v.isMold(i)) {
+      if (stamps && timed) {
         const sentNs = testMessageSendNs(bytes, off, len);
         if (sentNs > 0) wireNs.recordValue(Math.max(1, nowNs - sentNs));
       }
-      if (o.verify) {
+      if (verify) {
         const moldSeq = v.moldSequence(i);
         if (!checkTestMessageAt(bytes, off, len, moldSeq)) t.corrupt++;
         if (seen(v.moldSession(i), moldSeq)) t.mold_duplicates++;
       }
     }
-    if (o.count && t.messages >= o.count) {
-      lastAt = performance.now();
-      break outer;
+    if (stopAt && messages >= stopAt) {
+      reachedCount = true;
+      break;
     }
+  }
+  t.messages = messages;
+  t.last_sequence = last;
+  t.payload_bytes += payloadBytes;
+  if (reachedCount) {
+    lastAt = performance.now();
+    break;
   }
   lastAt = performance.now();
   if (o.pauseAfter !== undefined && !paused && t.messages >= o.pauseAfter) {
