@@ -181,6 +181,10 @@ export class BatchView {
     const i = this.count;
     if (i === this.seq.length) this.grow();
     this.count = i + 1;
+    if (this.readAsWritten(r.b, r.pos, end, i)) {
+      r.pos = end;
+      return;
+    }
     let sequence = 0;
     let receiveTimeNs = 0;
     let sourcePort = 0;
@@ -270,6 +274,77 @@ export class BatchView {
       }
     }
     r.pos = p;
+    this.set(i, sequence, receiveTimeNs, sourcePort, destinationPort, kind, moldSeq, payStart, payEnd, addrStart, addrEnd, sessStart, sessEnd);
+  }
+
+  /**
+   * Message i as xsk's encoder writes it (encode.ts: every field once, in field order, one-byte
+   * lengths), read straight through without the field switch. False, with nothing stored, for
+   * any other layout: the general loop then reads it.
+   */
+  private readAsWritten(b: Buffer, p: number, end: number, i: number): boolean {
+    if (b[p] !== 0x08) return false;
+    const sequence = varintAt(b, p + 1);
+    p = after;
+    if (b[p] !== 0x10) return false;
+    const receiveTimeNs = varintAt(b, p + 1);
+    p = after;
+    const addrLen = b[p + 1];
+    if (b[p] !== 0x1a || addrLen >= 0x80) return false;
+    const addrStart = p + 2;
+    p = addrStart + addrLen;
+    if (b[p] !== 0x20) return false;
+    const sourcePort = varintAt(b, p + 1);
+    p = after;
+    if (b[p] !== 0x28) return false;
+    const destinationPort = varintAt(b, p + 1);
+    p = after;
+    const kind = b[p + 1];
+    if (b[p] !== 0x30 || kind >= 0x80) return false;
+    p += 2;
+    const payLen = b[p + 1];
+    if (b[p] !== 0x3a || payLen >= 0x80) return false;
+    const payStart = p + 2;
+    p = payStart + payLen;
+    let sessStart = NONE;
+    let sessEnd = NONE;
+    let moldSeq = 0;
+    if (p < end) {
+      // MoldFields { 1: session, 2: sequence }.
+      const moldLen = b[p + 1];
+      const sessLen = b[p + 3];
+      if (b[p] !== 0x42 || moldLen >= 0x80 || b[p + 2] !== 0x0a || sessLen >= 0x80) return false;
+      const moldEnd = p + 2 + moldLen;
+      sessStart = p + 4;
+      sessEnd = sessStart + sessLen;
+      p = sessEnd;
+      if (b[p] !== 0x10) return false;
+      moldSeq = varintAt(b, p + 1);
+      p = after;
+      if (p !== moldEnd) return false;
+    }
+    // Every field ended where the next began, and the last at the message's end: all of them lie
+    // inside the message.
+    if (p !== end) return false;
+    this.set(i, sequence, receiveTimeNs, sourcePort, destinationPort, kind, moldSeq, payStart, payStart + payLen, addrStart, addrStart + addrLen, sessStart, sessEnd);
+    return true;
+  }
+
+  private set(
+    i: number,
+    sequence: number,
+    receiveTimeNs: number,
+    sourcePort: number,
+    destinationPort: number,
+    kind: number,
+    moldSeq: number,
+    payStart: number,
+    payEnd: number,
+    addrStart: number,
+    addrEnd: number,
+    sessStart: number,
+    sessEnd: number,
+  ): void {
     this.seq[i] = sequence;
     this.rx[i] = receiveTimeNs;
     this.srcPort[i] = sourcePort;
