@@ -9,6 +9,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import protobuf from 'protobufjs';
+import { mulberry32 } from '../helpers/prng.js';
 import { History, Kind, NO_SESSION } from '../../src/feed/history.js';
 import { BatchWriter, varintSize, writeVarint, type EventObject } from '../../src/feed/encode.js';
 import { BatchView, decodeFeedBatch, fromProtobufjs } from '../../src/feed/decode.js';
@@ -17,20 +18,9 @@ import { decodeBatch, encodeBatch, MessageKind, PROTO_PATH } from '../../src/fee
 const FeedBatch = protobuf.loadSync(PROTO_PATH).lookupType('xsk.feed.v1.FeedBatch');
 const decode = (b: Uint8Array) => FeedBatch.toObject(FeedBatch.decode(b), { longs: Number, enums: Number, bytes: Array, defaults: true, oneofs: true });
 
-/** A small deterministic PRNG (xorshift32), so a failure can be reproduced from its seed. */
+/** Seeded draws (the shared mulberry32), so a failure can be reproduced from its seed. */
 function rng(seed: number) {
-  // Small seeds give xorshift a tiny state whose first outputs are near 0 (every batch came out
-  // empty once): spread the seed over 32 bits and drop a few outputs first.
-  let x = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) >>> 0 || 1;
-  const next = () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
-  for (let i = 0; i < 8; i++) next();
+  const next = mulberry32(seed);
   return {
     next,
     int: (n: number) => Math.floor(next() * n),
