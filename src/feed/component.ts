@@ -59,6 +59,12 @@ export class FeedComponent implements Component, FeedCore {
   private disconnectedSlow = 0;
   private lastStatsAt = performance.now();
   private lastStatsMessages = 0;
+  /**
+   * One function for every subscriber: the encoder calls it per message, and a closure per
+   * subscriber made V8 throw away that optimized code ("wrong call target") each time a new
+   * subscriber started.
+   */
+  private readonly sessionName = (i: number): string => this.stage.mold.names[i] ?? '';
 
   constructor(private readonly o: FeedOptions) {
     this.history = new History({ messages: o.historyMessages, bytes: o.historyBytes });
@@ -139,7 +145,7 @@ export class FeedComponent implements Component, FeedCore {
         policy: req.slowPolicy === SlowPolicy.DISCONNECT ? 'disconnect' : 'skip',
         maxQueueMessages: req.maxQueueMessages ? Math.min(req.maxQueueMessages, this.o.queueMessages) : this.o.queueMessages,
         maxQueueBytes: req.maxQueueBytes ? Math.min(Number(req.maxQueueBytes), this.o.queueBytes) : this.o.queueBytes,
-        sessionName: (i) => this.stage.mold.names[i] ?? '',
+        sessionName: this.sessionName,
         nowNs: () => this.clock.now(),
         wake: () => this.schedule(),
         rxToFeed: () => this.latency?.rx_to_feed,
