@@ -11,7 +11,8 @@
  *   for await (const v of sub.views()) for (let i = 0; i < v.count; i++) use(v.sequence(i), v.payloadOffset(i), v.payloadLength(i), v.bytes);
  *
  * Batches come as they were sent (messages in sequence order, status events marked with the
- * sequence they come before). Not iterating is not reading: the server sees the stream's
+ * sequence they come before). Not iterating is, after a few batches, not reading: the
+ * subscription holds up to 16 batches (the stream 16 more), then the server sees the stream's
  * flow control and applies the subscription's slow policy.
  */
 import * as grpc from '@grpc/grpc-js';
