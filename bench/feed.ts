@@ -44,13 +44,26 @@ const OUT = fileURLToPath(new URL('./results/', import.meta.url));
 /** Pin one thread (the main thread: its tid is the pid) to a CPU. */
 const pinMain = (pid: number, cpu: number) => execFileSync('taskset', ['-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
 
+/**
+ * Run a command that ends with a JSON line on stdout. With `cpu`, its main thread is pinned
+ * once it has said something on stderr (feed-client: "subscribed at"): by then node has made
+ * its helper threads, and they keep their freedom; pinned at spawn, they would inherit the pin.
+ */
 function runJson(sb: Sandbox, ns: string, cmd: string, args: string[], cpu?: number): { pid: number; result: Promise<Record<string, any>> } {
   const child = sb.spawn(ns, cmd, args);
-  if (cpu !== undefined) pinMain(child.pid!, cpu);
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    if (cpu !== undefined && err === '') {
+      try {
+        pinMain(child.pid!, cpu);
+      } catch {
+        // Already gone: its exit code and stderr tell why.
+      }
+    }
+    err += d;
+  });
   const result = new Promise<Record<string, any>>((resolve, reject) =>
     child.on('exit', (code) => {
       try {
