@@ -82,14 +82,6 @@ function varintAt(b: Buffer, p: number): number {
   throw new RangeError(p >= b.length ? 'feed: truncated varint' : 'feed: varint too long');
 }
 
-/** The end of a field of `len` bytes starting at `start` (its start in `after`). */
-function fieldEnd(b: Buffer, start: number, len: number): number {
-  const end = start + len;
-  if (end > b.length) throw new RangeError('feed: field runs past the end');
-  after = start;
-  return end;
-}
-
 /** The end of the length-delimited field whose length is at `p` (its start in `after`). */
 function lengthEnd(b: Buffer, p: number): number {
   const len = varintAt(b, p);
@@ -197,18 +189,12 @@ export class BatchView {
     let addrEnd = NONE;
     let sessStart = NONE;
     let sessEnd = NONE;
-    // The hot loop: positions in a local, varints through varintAt (see there).
+    // Any other layout: field by field, positions in a local, varints through varintAt.
     const b = r.b;
     let p = r.pos;
-    // Tags, kinds and lengths are one byte in a feed's messages: read those in place and call
-    // varintAt only for longer varints (V8 does not inline it into this loop).
     while (p < end) {
-      let tag = b[p];
-      if (tag < 0x80) p++;
-      else {
-        tag = varintAt(b, p);
-        p = after;
-      }
+      const tag = varintAt(b, p);
+      p = after;
       switch (tag) {
         case 0x08:
           sequence = varintAt(b, p);
@@ -219,7 +205,7 @@ export class BatchView {
           p = after;
           break;
         case 0x1a:
-          addrEnd = b[p] < 0x80 ? fieldEnd(b, p + 1, b[p]) : lengthEnd(b, p);
+          addrEnd = lengthEnd(b, p);
           addrStart = after;
           p = addrEnd;
           break;
@@ -232,20 +218,16 @@ export class BatchView {
           p = after;
           break;
         case 0x30:
-          kind = b[p];
-          if (kind < 0x80) p++;
-          else {
-            kind = varintAt(b, p);
-            p = after;
-          }
+          kind = varintAt(b, p);
+          p = after;
           break;
         case 0x3a:
-          payEnd = b[p] < 0x80 ? fieldEnd(b, p + 1, b[p]) : lengthEnd(b, p);
+          payEnd = lengthEnd(b, p);
           payStart = after;
           p = payEnd;
           break;
         case 0x42: {
-          const e = b[p] < 0x80 ? fieldEnd(b, p + 1, b[p]) : lengthEnd(b, p);
+          const e = lengthEnd(b, p);
           p = after;
           // A MoldUDP64 message: its session is '' unless the field says otherwise.
           sessStart = sessEnd = p;
@@ -253,7 +235,7 @@ export class BatchView {
             const t = varintAt(b, p);
             p = after;
             if (t === 0x0a) {
-              sessEnd = b[p] < 0x80 ? fieldEnd(b, p + 1, b[p]) : lengthEnd(b, p);
+              sessEnd = lengthEnd(b, p);
               sessStart = after;
               p = sessEnd;
             } else if (t === 0x10) {
