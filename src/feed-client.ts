@@ -248,9 +248,9 @@ for await (const v of sub.views()) {
     const off = v.payloadOffset(i);
     const len = v.payloadLength(i);
     payloadBytes += len;
-    const lag = nowNs - v.receiveTimeNs(i);
-    if (timed) lagNs.recordValue(lag > 1 ? lag : 1);
-    if (lagAllNs) lagAllNs.recordValue(lag > 1 ? lag : 1);
+    const lag = Math.max(1, nowNs - v.receiveTimeNs(i));
+    if (timed) lagNs.recordValue(lag);
+    if (lagAllNs) lagAllNs.recordValue(lag);
     if ((verify || stamps) && len >= 16 && v.isMold(i)) {
       if (stamps && timed) {
         const sentNs = testMessageSendNs(bytes, off, len);
@@ -270,11 +270,8 @@ for await (const v of sub.views()) {
   t.messages = messages;
   t.last_sequence = last;
   t.payload_bytes += payloadBytes;
-  if (reachedCount) {
-    lastAt = performance.now();
-    break;
-  }
   lastAt = performance.now();
+  if (reachedCount) break;
   if (o.pauseAfter !== undefined && !paused && t.messages >= o.pauseAfter) {
     paused = true;
     await new Promise((r) => setTimeout(r, o.pauseMs ?? 1000));
