@@ -2,7 +2,7 @@
  * The AF_XDP datapath's contribution to the summary: socket mode, kernel counters, what went out
  * on TX, and where every UMEM frame is (free + FILL + RX + TX in flight = total, at rest).
  */
-import type { Component } from '../app/stage.js';
+import type { Component } from '../pipeline/stage.js';
 import type { XdpDatapath } from './open.js';
 
 export function xdpComponent(dp: XdpDatapath): Component {

@@ -2,8 +2,8 @@
  * The once-a-second stats line and the exit summary, both computed from the same counters,
  * with what each component adds.
  */
-import type { Pipeline } from '../app/pipeline.js';
-import type { Component } from '../app/stage.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { Component } from '../pipeline/stage.js';
 import type { Port } from '../port/port.js';
 
 /** The kernel counters that mean "a frame for us was lost". */

@@ -18,10 +18,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { feedServiceDefinition, MessageKind, SlowPolicy } from './proto.js';
 import { BatchView, decodeFeedBatch } from './decode.js';
+import type { FeedBatch, FeedMessage, Kind, StatusEvent } from './types.js';
 
 export { BatchView } from './decode.js';
+export type { FeedBatch, FeedMessage, Kind, StatusEvent } from './types.js';
 
-export type Kind = 'raw' | 'moldudp64';
 
 export interface SubscribeOptions {
   /** Destination ports; none: all. */
@@ -38,41 +39,6 @@ export interface SubscribeOptions {
   slowPolicy?: 'skip' | 'disconnect';
   maxQueueMessages?: number;
   maxQueueBytes?: number;
-}
-
-export interface FeedMessage {
-  sequence: number;
-  /** CLOCK_MONOTONIC ns at the server when the datagram was received. */
-  receiveTimeNs: number;
-  source: string;
-  sourcePort: number;
-  destinationPort: number;
-  kind: Kind;
-  payload: Buffer;
-  /** MoldUDP64 only: the session and the sender's sequence number of this message. */
-  mold?: { session: string; sequence: number };
-}
-
-interface EventBase {
-  /** The event comes before the message with this sequence. */
-  nextSequence: number;
-  timeNs: number;
-}
-
-export type StatusEvent = EventBase &
-  (
-    | { type: 'heartbeat' }
-    | { type: 'gap'; session: string; port: number; firstMissing: number; count: number }
-    | { type: 'skipped'; count: number; firstSequence: number; lastSequence: number }
-    | { type: 'resume_unavailable'; requestedSequence: number; oldestSequence: number; latestNext: number }
-    | { type: 'end_of_session'; session: string; port: number }
-    | { type: 'shutdown'; reason: string }
-    | { type: 'subscribed'; oldestSequence: number }
-  );
-
-export interface FeedBatch {
-  messages: FeedMessage[];
-  events: StatusEvent[];
 }
 
 export interface ServerState {

@@ -5,11 +5,11 @@
  * heartbeats and blocked subscribers), the stats line, the summary and the metrics.
  */
 import type { Registry } from 'prom-client';
-import type { Component } from '../app/stage.js';
+import type { Component } from '../pipeline/stage.js';
 import { counterFrom, gaugeFrom } from '../metrics/prom.js';
 import type { Latency } from '../metrics/latency.js';
-import { RxClock } from '../rx/rx-clock.js';
-import { fmtRate } from '../cli/stats.js';
+import { RxClock } from '../pipeline/rx-clock.js';
+import { fmtRate } from '../util/format.js';
 import { log } from '../log.js';
 import { History } from './history.js';
 import { FeedStage } from './stage.js';

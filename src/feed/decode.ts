@@ -11,7 +11,7 @@
  * Status events are rare and go through protobufjs (`fromProtobufjs` is also the reference the
  * tests compare this decoder with).
  */
-import type { FeedBatch, FeedMessage, Kind, StatusEvent } from './client.js';
+import type { FeedBatch, FeedMessage, Kind, StatusEvent } from './types.js';
 import { formatAddress } from './filter.js';
 import { decodeStatusEvent, MessageKind } from './proto.js';
 

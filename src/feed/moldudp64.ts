@@ -18,7 +18,7 @@
  * MAX_SESSIONS; packets of further sessions are counted (`session_overflow`) and dropped.
  * No allocation per packet: a session's name is made once, when it is first seen.
  */
-import type { FrameParser } from '../frame/parse.js';
+import type { Datagram } from '../frame/datagram.js';
 import { EventType, Kind, type History } from './history.js';
 
 export const MOLD_HEADER = 20;
@@ -66,7 +66,7 @@ export class MoldTracker {
   }
 
   /** Decode the MoldUDP64 packet in `buf[off, off+len)` (a UDP payload) into the history. */
-  packet(buf: Uint8Array, off: number, len: number, p: FrameParser, rxNs: number): void {
+  packet(buf: Uint8Array, off: number, len: number, p: Datagram, rxNs: number): void {
     if (len < MOLD_HEADER) {
       this.malformed++;
       return;

@@ -6,8 +6,8 @@
  * here. Sending to subscribers happens later, off the packet path: the stage only asks for a
  * flush once per tick (`onData`).
  */
-import { NEXT, type Stage } from '../app/stage.js';
-import type { FrameParser } from '../frame/parse.js';
+import { NEXT, type Stage } from '../pipeline/stage.js';
+import type { Datagram } from '../frame/datagram.js';
 import { Kind, NO_SESSION, type History } from './history.js';
 import { MoldTracker } from './moldudp64.js';
 import type { DecoderName } from './flags.js';
@@ -37,7 +37,7 @@ export class FeedStage implements Stage {
     return this.rawMessages + this.mold.messages;
   }
 
-  datagram(buf: Uint8Array, _off: number, _len: number, p: FrameParser, rxNs: number): typeof NEXT {
+  datagram(buf: Uint8Array, _off: number, _len: number, p: Datagram, rxNs: number): typeof NEXT {
     this.datagrams++;
     const len = p.payloadLength;
     this.payloadBytes += len;

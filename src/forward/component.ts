@@ -4,7 +4,7 @@
  * reload everything from the config file on request (SIGHUP) without touching the socket or the
  * XDP program. Reports per-backend counts and drops by reason.
  */
-import type { Component } from '../app/stage.js';
+import type { Component } from '../pipeline/stage.js';
 import type { Registry } from 'prom-client';
 import { counterFrom } from '../metrics/prom.js';
 import type { Port } from '../port/port.js';

@@ -10,8 +10,8 @@
  * is sent as 0xffff, as RFC 768 asks.
  */
 import { Verdict } from '../port/port.js';
-import type { FrameParser } from '../frame/parse.js';
-import { NEXT, type Stage } from '../app/stage.js';
+import type { Datagram } from '../frame/datagram.js';
+import { NEXT, type Stage } from '../pipeline/stage.js';
 import { csumReplace16, replaceWords, setWord, word } from './checksum.js';
 import type { BackendSlot, ForwardTable } from './table.js';
 
@@ -28,7 +28,7 @@ export class ForwardStage implements Stage {
     this.srcMac = srcMac;
   }
 
-  datagram(buf: Uint8Array, off: number, _len: number, p: FrameParser): Verdict | typeof NEXT {
+  datagram(buf: Uint8Array, off: number, _len: number, p: Datagram): Verdict | typeof NEXT {
     const t = this.table;
     const ri = t.byPort[p.dstPort];
     if (ri < 0) return NEXT;

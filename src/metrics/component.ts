@@ -2,8 +2,8 @@
  * Metrics and latency as a component: the latency summary and stats line always, and with
  * `--metrics` the /metrics endpoint, where every other component registers its own metrics.
  */
-import type { Component } from '../app/stage.js';
-import type { Pipeline } from '../app/pipeline.js';
+import type { Component } from '../pipeline/stage.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
 import { log } from '../log.js';
 import type { Latency } from './latency.js';
 import { registerCoreMetrics, type CoreMetricsSources } from './core-metrics.js';

@@ -3,7 +3,7 @@
  * XDP socket statistics and XDP program counters, TX, ring fill levels, latency percentiles.
  */
 import type { Registry } from 'prom-client';
-import type { Pipeline } from '../app/pipeline.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
 import type { Port } from '../port/port.js';
 import { INVALID_REASONS } from '../frame/invalid-reason.js';
 import { counterFrom, gaugeFrom } from './prom.js';

@@ -11,7 +11,7 @@ import v8 from 'node:v8';
 function oldSpaceUsed(): number {
   return v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')?.space_used_size ?? 0;
 }
-import type { Component } from '../app/stage.js';
+import type { Component } from '../pipeline/stage.js';
 
 export class RuntimeWatch implements Component {
   readonly name = 'runtime';

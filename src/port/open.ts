@@ -13,7 +13,7 @@
  * end: drain() (the loop has stopped: stop steering frames, send what is queued) and close().
  */
 import type { Port } from './port.js';
-import type { Component } from '../app/stage.js';
+import type { Component } from '../pipeline/stage.js';
 import { openXdp, type OpenXdpOptions } from '../afxdp/open.js';
 import { xdpComponent } from '../afxdp/component.js';
 import { RawPort } from '../rawsock/raw-port.js';

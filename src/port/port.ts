@@ -4,16 +4,20 @@
  * it may read and rewrite in place, and can't tell the ports apart except by `mode`.
  */
 
-/** What the handler wants done with a frame once it has looked at it. */
-export const enum Verdict {
+/**
+ * What the handler wants done with a frame once it has looked at it. A plain frozen object (not
+ * a `const enum`) so that it exists at run time for JavaScript and `isolatedModules` users.
+ */
+export const Verdict = Object.freeze({
   /** Done with it: the frame goes back to the kernel for more RX. */
-  Drop = 0,
+  Drop: 0,
   /**
    * Send `buf[off, off+len)` (rewritten in place, same length) out of the port, after the
    * handler returns. The port batches sends and counts what it could not send.
    */
-  Transmit = 1,
-}
+  Transmit: 1,
+} as const);
+export type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
 export interface FrameHandler {
   /** Called by the port before the frames of one batch. */

@@ -3,7 +3,7 @@
  * key scheme where the meaning is the same (tx_packets, tx_bytes, tx_drops), and the kernel's
  * PACKET_STATISTICS under raw_stats.
  */
-import type { Component } from '../app/stage.js';
+import type { Component } from '../pipeline/stage.js';
 import type { RawPort } from './raw-port.js';
 
 export function rawComponent(port: RawPort): Component {

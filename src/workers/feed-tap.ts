@@ -4,8 +4,8 @@
  * gives the messages their global sequence numbers. When the ring is full the datagram is not
  * fed (counted as `overflows`); the frame still goes on (NEXT) either way.
  */
-import { NEXT, type Stage } from '../app/stage.js';
-import type { FrameParser } from '../frame/parse.js';
+import { NEXT, type Stage } from '../pipeline/stage.js';
+import type { Datagram } from '../frame/datagram.js';
 import { FeedRingWriter, type FeedRingBuffers } from './feed-ring.js';
 
 export class FeedTapStage implements Stage {
@@ -16,7 +16,7 @@ export class FeedTapStage implements Stage {
     this.writer = new FeedRingWriter(ring);
   }
 
-  datagram(buf: Uint8Array, _off: number, _len: number, p: FrameParser, rxNs: number): typeof NEXT {
+  datagram(buf: Uint8Array, _off: number, _len: number, p: Datagram, rxNs: number): typeof NEXT {
     this.writer.write(buf, p.payloadOffset, p.payloadLength, rxNs, p.ipVersion, p.srcAddrOffset, p.srcPort, p.dstPort);
     this.dirty = true;
     return NEXT;

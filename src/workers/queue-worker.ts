@@ -6,10 +6,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { XdpPort } from '../afxdp/xdp-port.js';
-import { Pipeline } from '../app/pipeline.js';
-import type { Stage } from '../app/stage.js';
-import { RxLoop } from '../rx/loop.js';
-import { RxClock } from '../rx/rx-clock.js';
+import { Pipeline } from '../pipeline/pipeline.js';
+import type { Stage } from '../pipeline/stage.js';
+import { RxLoop } from '../pipeline/loop.js';
+import { RxClock } from '../pipeline/rx-clock.js';
 import { initLatency, Latency } from '../metrics/latency.js';
 import { ForwardStage } from '../forward/stage.js';
 import { macBytes } from '../forward/table.js';

@@ -15,7 +15,7 @@ import { Sandbox } from '../../src/sandbox/netns.js';
 import { runTool, startSink } from '../../src/sandbox/xsk-process.js';
 import { RawPort } from '../../src/rawsock/raw-port.js';
 import { Verdict, type FrameHandler } from '../../src/port/port.js';
-import { Pipeline } from '../../src/app/pipeline.js';
+import { Pipeline } from '../../src/pipeline/pipeline.js';
 import { ifindexOf } from '../../src/cli/interfaces.js';
 import { csumReplace16, word, setWord } from '../../src/forward/checksum.js';
 import { enterNetns } from '../helpers/setns.js';

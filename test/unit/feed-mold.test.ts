@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildUdpFrame } from '../helpers/frames.js';
 import { FrameParser } from '../../src/frame/parse.js';
-import { NEXT } from '../../src/app/stage.js';
+import { NEXT } from '../../src/pipeline/stage.js';
 import { History, Kind, EventType } from '../../src/feed/history.js';
 import { FeedStage } from '../../src/feed/stage.js';
 import { moldPacket, moldHeartbeat, moldEndOfSession, testMessage, checkTestMessage } from '../../src/feed/mold-packet.js';

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameParser } from '../../src/frame/parse.js';
 import { Verdict } from '../../src/port/port.js';
-import { NEXT } from '../../src/app/stage.js';
+import { NEXT } from '../../src/pipeline/stage.js';
 import { ForwardStage } from '../../src/forward/stage.js';
 import { ForwardTable, macBytes } from '../../src/forward/table.js';
 import { csumReplace16 } from '../../src/forward/checksum.js';

@@ -8,7 +8,7 @@ import { Verdict, type FrameHandler } from '../port/port.js';
 import { FrameParser } from '../frame/parse.js';
 import { InvalidCounters } from '../frame/invalid-reason.js';
 import { NEXT, type Stage } from './stage.js';
-import { RxClock } from '../rx/rx-clock.js';
+import { RxClock } from './rx-clock.js';
 import { Latency } from '../metrics/latency.js';
 
 export class Pipeline implements FrameHandler {

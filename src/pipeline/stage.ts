@@ -1,8 +1,8 @@
 /**
  * How features plug into xsk without touching each other.
  *
- * A Stage sees every valid UDP datagram, already parsed (the parser's fields describe it), in
- * the order the stages were given. It may rewrite the frame in place. It returns a Verdict to
+ * A Stage sees every valid UDP datagram, already parsed (a read-only Datagram view: offsets and
+ * header fields), in the order the stages were given. It may rewrite the frame in place. It returns a Verdict to
  * end the frame's trip (Transmit: send it out; Drop: done with it) or NEXT to let the following
  * stages see it. A frame no stage claims is dropped (its UMEM frame goes back to FILL).
  * Stages run on the hot path: no allocation, no I/O, no await.
@@ -11,7 +11,11 @@
  * add to the stats output and fields to add to the exit summary.
  */
 import type { Verdict } from '../port/port.js';
-import type { FrameParser } from '../frame/parse.js';
+
+// The verdict and the frame-handler contract live with the ports that act on them (one layer
+// down); the pipeline re-exports them so that stage authors import from one place.
+export { Verdict, type FrameHandler } from '../port/port.js';
+import type { Datagram } from '../frame/datagram.js';
 import type { Registry } from 'prom-client';
 
 export const NEXT = -1;
@@ -21,7 +25,7 @@ export interface Stage {
    * `buf[off, off+len)` is the whole frame; `p` has parsed it; `rxNs` is when it was received
    * (CLOCK_MONOTONIC ns: the kernel's stamp where the port has one, else the batch's time).
    */
-  datagram(buf: Uint8Array, off: number, len: number, p: FrameParser, rxNs: number): Verdict | typeof NEXT;
+  datagram(buf: Uint8Array, off: number, len: number, p: Datagram, rxNs: number): Verdict | typeof NEXT;
   /** After each batch of frames (to publish what the batch produced in one go). */
   endBatch?(): void;
 }
