@@ -1,6 +1,6 @@
 /**
  * Which is cheaper for a queue worker to hand datagrams to the main thread: the
- * SharedArrayBuffer ring xsk uses (src/workers/feed-ring.ts), or batches of records in
+ * SharedArrayBuffer ring xsk uses (src/run/feed-ring.ts), or batches of records in
  * ArrayBuffers transferred through a MessagePort (and sent back for reuse)? Both move the
  * same records (64-byte payloads) from a worker to this thread; we time them and count the
  * process's CPU. Bounded by --count.
@@ -9,11 +9,11 @@
  */
 import { Worker } from 'node:worker_threads';
 import { parseArgs } from 'node:util';
-import { createFeedRing, FeedRingReader, type FeedRecordSink } from '../src/workers/feed-ring.js';
+import { createFeedRing, FeedRingReader, type FeedRecordSink } from '../src/run/feed-ring.js';
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '3' } } });
 const COUNT = Number(values.count);
-const RING = new URL('../dist/workers/feed-ring.js', import.meta.url).href;
+const RING = new URL('../dist/run/feed-ring.js', import.meta.url).href;
 
 const ringWorker = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -59,7 +59,7 @@ async function viaRing(): Promise<number> {
   const sink: FeedRecordSink = { record: () => void got++ };
   const t0 = performance.now();
   const w = new Worker(ringWorker, { eval: true, workerData: { ring, count: COUNT } });
-  // Drained every millisecond, as xsk's main thread does (src/workers/feed-ingest.ts).
+  // Drained every millisecond, as xsk's main thread does (src/run/feed-ingest.ts).
   await new Promise<void>((resolve) => {
     const t = setInterval(() => {
       reader.drain(sink);

@@ -42,8 +42,9 @@ export interface RingMemory {
 abstract class Ring {
   readonly size: number;
   readonly mask: number;
-  protected readonly producer: Uint32Array;
-  protected readonly consumer: Uint32Array;
+  /** The shared indices. This side writes only its own; sim-kernel.ts plays the other side. */
+  readonly producer: Uint32Array;
+  readonly consumer: Uint32Array;
   protected readonly flags: Uint32Array;
   /** The descriptor area, in u32 words. */
   readonly desc: Uint32Array;

@@ -44,7 +44,22 @@ export class XskSocket {
   private readonly maps: Mapping[] = [];
   private readonly pollfd = Buffer.alloc(8);
 
-  constructor(readonly opts: SocketOptions) {
+  /**
+   * `simulated`: no socket at all, the four rings in ordinary memory laid out as the kernel lays
+   * them out (see warm.ts: the warm start plays the kernel's side over them). Built through the
+   * same constructor as a real socket, so V8 sees one object shape for both.
+   */
+  constructor(readonly opts: SocketOptions & { simulated?: boolean }) {
+    if (opts.simulated) {
+      this.fd = -1;
+      this.fill = new ProducerRing(simulatedRing(opts.fillSize, 8), opts.fillSize, ADDR_WORDS);
+      this.comp = new ConsumerRing(simulatedRing(opts.compSize, 8), opts.compSize, ADDR_WORDS);
+      this.rx = new ConsumerRing(simulatedRing(opts.rxSize, 16), opts.rxSize, DESC_WORDS);
+      this.tx = new ProducerRing(simulatedRing(opts.txSize, 16), opts.txSize, DESC_WORDS);
+      this.needWakeup = false;
+      this.zeroCopy = false;
+      return;
+    }
     const fd = libc.socket(libc.AF_XDP, libc.SOCK_RAW | libc.SOCK_CLOEXEC, 0);
     if (fd < 0) {
       const errno = koffi.errno();
@@ -139,6 +154,7 @@ export class XskSocket {
    * fields it filled are reported.
    */
   statistics(): Partial<x.XdpStatistics> {
+    if (this.fd < 0) return {};
     const size = koffi.sizeof(x.xdp_statistics);
     const b = Buffer.alloc(size);
     const len = [size];
@@ -162,6 +178,16 @@ export class XskSocket {
     libc.sendto(this.fd, null, 0, libc.MSG_DONTWAIT, null, 0);
   }
 
+  /**
+   * Block this thread in poll() until RX has frames or `timeoutMs` passes; returns poll()'s
+   * result (0: timed out). For a datapath thread of its own: one kernel → thread wakeup.
+   */
+  pollReadable(timeoutMs: number): number {
+    if (this.fd < 0) return 0;
+    this.pollfd.writeInt16LE(0, 6);
+    return libc.poll(this.pollfd, 1, timeoutMs);
+  }
+
   /** Wait for RX off the event loop (koffi runs poll() on a worker thread). */
   waitReadable(timeoutMs: number, cb: () => void): void {
     libc.poll.async(this.pollfd, 1, timeoutMs, () => cb());
@@ -171,4 +197,9 @@ export class XskSocket {
     for (const m of this.maps.splice(0)) libc.munmap(m.ptr, m.len);
     if (this.fd >= 0) libc.close(this.fd);
   }
+}
+
+/** A ring's memory in an ordinary buffer: producer, consumer and flags on cache lines of their own. */
+function simulatedRing(entries: number, entrySize: number): RingMemory {
+  return { buffer: new ArrayBuffer(192 + entries * entrySize), producer: 0, consumer: 64, flags: 128, desc: 192 };
 }

@@ -23,6 +23,8 @@ export interface UmemOptions {
   frameCount: number;
   frameSize: number;
   hugepages?: boolean;
+  /** Ordinary memory instead of a mapping (no socket can use it: the warm start's simulation). */
+  simulated?: boolean;
 }
 
 export class Umem {
@@ -42,20 +44,29 @@ export class Umem {
     }
     const length = frameCount * frameSize;
     if (length >= 2 ** 32) throw new Error('UMEM must stay below 4 GiB');
-    let flags = libc.MAP_PRIVATE | libc.MAP_ANONYMOUS | libc.MAP_POPULATE;
-    if (opts.hugepages) flags |= libc.MAP_HUGETLB;
-    const ptr = libc.mmap(null, length, libc.PROT_READ | libc.PROT_WRITE, flags, -1, 0);
-    if (ptr === libc.MAP_FAILED || ptr === 0n) {
-      throw new SysError('mmap(UMEM)', koffi.errno(), opts.hugepages ? 'are hugepages reserved (vm.nr_hugepages)?' : undefined);
+    if (opts.simulated) {
+      this.ptr = 0n;
+      this.bytes = new Uint8Array(length);
+    } else {
+      this.ptr = Umem.map(length, opts.hugepages === true);
+      this.bytes = new Uint8Array(libc.view(this.ptr, length));
     }
-    this.ptr = ptr;
     this.length = length;
     this.frameSize = frameSize;
     this.frameCount = frameCount;
     this.frameMask = ~(frameSize - 1) >>> 0;
-    this.bytes = new Uint8Array(libc.view(ptr, length));
     this.pool = new Uint32Array(frameCount);
     for (let i = frameCount - 1; i >= 0; i--) this.pool[this.poolTop++] = i * frameSize;
+  }
+
+  private static map(length: number, hugepages: boolean): bigint {
+    let flags = libc.MAP_PRIVATE | libc.MAP_ANONYMOUS | libc.MAP_POPULATE;
+    if (hugepages) flags |= libc.MAP_HUGETLB;
+    const ptr = libc.mmap(null, length, libc.PROT_READ | libc.PROT_WRITE, flags, -1, 0);
+    if (ptr === libc.MAP_FAILED || ptr === 0n) {
+      throw new SysError('mmap(UMEM)', koffi.errno(), hugepages ? 'are hugepages reserved (vm.nr_hugepages)?' : undefined);
+    }
+    return ptr;
   }
 
   /** Take a free frame's address from the pool, or -1 when the pool is empty. */
@@ -73,6 +84,6 @@ export class Umem {
   }
 
   close(): void {
-    libc.munmap(this.ptr, this.length);
+    if (this.ptr !== 0n) libc.munmap(this.ptr, this.length);
   }
 }

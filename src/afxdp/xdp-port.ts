@@ -27,10 +27,13 @@ export interface XdpPortOptions {
   /** TX ring entries (default: ringSize). */
   txRingSize?: number;
   hugepages?: boolean;
+  /** No socket: rings and UMEM in ordinary memory, for the warm start (sim-kernel.ts). */
+  simulated?: boolean;
 }
 
 export class XdpPort implements Port {
-  readonly mode: Exclude<PortMode, 'raw'>;
+  /** The XDP program's attach mode; the runner attaches after the socket is up and sets it. */
+  mode: Exclude<PortMode, 'raw'>;
   readonly umem: Umem;
   readonly socket: XskSocket;
   /** Per batch: frames going back to FILL, and frames going out on TX (address, length). */
@@ -47,7 +50,7 @@ export class XdpPort implements Port {
 
   constructor(readonly opts: XdpPortOptions) {
     this.mode = opts.mode;
-    this.umem = new Umem({ frameCount: opts.frameCount, frameSize: opts.frameSize, hugepages: opts.hugepages });
+    this.umem = new Umem({ frameCount: opts.frameCount, frameSize: opts.frameSize, hugepages: opts.hugepages, simulated: opts.simulated });
     try {
       this.socket = new XskSocket({
         ifindex: opts.ifindex,
@@ -59,6 +62,7 @@ export class XdpPort implements Port {
         fillSize: opts.ringSize * 2,
         compSize: opts.ringSize,
         bind: opts.bind,
+        simulated: opts.simulated,
       });
     } catch (e) {
       this.umem.close();
@@ -207,10 +211,14 @@ export class XdpPort implements Port {
     return { total, free, fill, rx, tx, kernel: total - free - fill - rx - tx };
   }
 
-  /** Set by openXdp: the ports live in the XDP program's map. */
+  /** The ports live in the XDP program's map, which the main thread owns. */
   setPorts: (ports: number[]) => void = () => {
     throw new Error('no XDP program behind this port');
   };
+
+  waitSync(timeoutMs: number): number {
+    return this.socket.pollReadable(timeoutMs);
+  }
 
   wait(timeoutMs: number, cb: () => void): void {
     this.socket.waitReadable(timeoutMs, cb);

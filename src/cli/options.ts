@@ -36,7 +36,8 @@ export interface XskOptions {
   /** With --queues: the list, or 'all' (resolved from the interface). */
   queues?: number[] | 'all';
   cpus?: number[];
-  failAfter?: number;
+  /** Run the datapath over synthetic frames before going live (--no-warm: don't). */
+  warm: boolean;
   /** The gRPC feed, with --grpc. */
   feed?: FeedFlags;
 }
@@ -118,8 +119,8 @@ export function buildCommand(): Command {
     .addOption(
       new Option('--queues <list>', "bind several RX queues, one worker thread each: 'all' or a list like 0-3,6").argParser(parseQueueList).conflicts('queue'),
     )
-    .addOption(new Option('--cpus <list>', 'pin the queue workers to these CPUs, round-robin (with --queues)').argParser(parseCpuList))
-    .addOption(new Option('--fail-after <n>', 'test hook: the first queue worker fails after N frames').argParser(integer(0, 1e9)).hideHelp())
+    .addOption(new Option('--cpus <list>', 'pin the datapath threads (one per queue) to these CPUs, round-robin').argParser(parseCpuList))
+    .option('--no-warm', 'go live without first running the datapath over synthetic frames (the warm start)')
     .option('--grpc <addr>', 'serve the feed over gRPC at HOST:PORT, [IPv6]:PORT or PORT (127.0.0.1)', parseGrpcAddress)
     .option('--decode <rules>', 'decoder per port: 9000=moldudp64,9001=raw (default raw; repeatable)', parseDecode)
     .option('--tls-cert <file>', 'feed TLS certificate chain (PEM), with --tls-key')
@@ -158,7 +159,6 @@ export function parseOptions(argv: string[]): XskOptions {
   const o = cmd.opts();
   const ringSize = o.ringSize as number;
   const frames = (o.frames as number | undefined) ?? ringSize * 4;
-  if (o.cpus && !o.queues) cmd.error("error: option '--cpus <list>' needs --queues");
   if (o.config !== undefined && !existsSync(o.config)) {
     cmd.error(`error: option '--config <file>' argument '${o.config}' is invalid. no such file`);
   }
@@ -198,7 +198,7 @@ export function parseOptions(argv: string[]): XskOptions {
     latency: o.latency,
     queues: o.queues,
     cpus: o.cpus,
-    failAfter: o.failAfter,
+    warm: o.warm,
     feed,
   };
 }

@@ -14,6 +14,12 @@ import { ForwardTable, macBytes } from './table.js';
 import { ForwardStage } from './stage.js';
 import { interfaceMac, resolve } from './neighbours.js';
 
+export interface ForwardCounts {
+  forwarded: number;
+  perBackend: Record<string, number>;
+  drops: Record<string, number>;
+}
+
 export interface ForwarderOptions {
   ifname: string;
   /** Rules and neighbours from the command line. */
@@ -33,6 +39,11 @@ export class Forwarder implements Component {
    * multi-queue mode sends the new table to its workers.
    */
   onTableChange?: (table: ForwardTable) => void;
+  /**
+   * Where the forwarding counters are: the datapath threads count them, and the runner points
+   * this at their snapshots, added up. Unset: this thread's own stage (unit tests).
+   */
+  counts?: () => ForwardCounts;
   /** Forwarded counts of backends no longer in the table (after a reload), by name. */
   private readonly retired = new Map<string, number>();
 
@@ -123,9 +134,19 @@ export class Forwarder implements Component {
     clearInterval(this.refreshTimer);
   }
 
-  statsLine(): string {
+  private current(): ForwardCounts {
+    if (this.counts) return this.counts();
     const s = this.stage;
-    return `fwd ${s.forwarded} (drops: ttl ${s.ttlExpired}, unresolved ${s.unresolved})`;
+    return {
+      forwarded: s.forwarded,
+      perBackend: Object.fromEntries(s.table.backends().map((b) => [b.name, b.forwarded])),
+      drops: { ttl_expired: s.ttlExpired, unresolved: s.unresolved, family_mismatch: s.familyMismatch },
+    };
+  }
+
+  statsLine(): string {
+    const c = this.current();
+    return `fwd ${c.forwarded} (drops: ttl ${c.drops.ttl_expired ?? 0}, unresolved ${c.drops.unresolved ?? 0})`;
   }
 
   metrics(reg: Registry, base: Record<string, string>): void {
@@ -133,30 +154,19 @@ export class Forwarder implements Component {
     counterFrom(reg, 'xsk_forwarded_packets_total', 'Datagrams forwarded, per backend.', [...labels, 'backend'], () =>
       Object.entries(this.perBackend()).map(([backend, v]) => [{ ...base, backend }, v]),
     );
-    counterFrom(reg, 'xsk_forward_dropped_total', 'Datagrams the forwarder dropped, by reason.', [...labels, 'reason'], () => {
-      const s = this.stage;
-      return [
-        [{ ...base, reason: 'ttl_expired' }, s.ttlExpired],
-        [{ ...base, reason: 'unresolved' }, s.unresolved],
-        [{ ...base, reason: 'family_mismatch' }, s.familyMismatch],
-      ];
-    });
+    counterFrom(reg, 'xsk_forward_dropped_total', 'Datagrams the forwarder dropped, by reason.', [...labels, 'reason'], () =>
+      Object.entries(this.current().drops).map(([reason, v]) => [{ ...base, reason }, v]),
+    );
   }
 
   private perBackend(): Record<string, number> {
     const out: Record<string, number> = Object.fromEntries(this.retired);
-    for (const b of this.stage.table.backends()) out[b.name] = b.forwarded;
+    for (const [name, v] of Object.entries(this.current().perBackend)) out[name] = v;
     return out;
   }
 
   summary(): Record<string, unknown> {
-    const s = this.stage;
-    return {
-      forward: {
-        forwarded: s.forwarded,
-        per_backend: this.perBackend(),
-        drops: { ttl_expired: s.ttlExpired, unresolved: s.unresolved, family_mismatch: s.familyMismatch },
-      },
-    };
+    const c = this.current();
+    return { forward: { forwarded: c.forwarded, per_backend: this.perBackend(), drops: c.drops } };
   }
 }

@@ -1,18 +1,22 @@
 /**
  * Metrics and latency as a component: the latency summary and stats line always, and with
  * `--metrics` the /metrics endpoint, where every other component registers its own metrics.
+ * Latency comes from `latency()`: the datapath threads' histograms merged with the feed's
+ * (rx_to_feed is measured on the main thread), read when asked.
  */
 import type { Component } from '../pipeline/stage.js';
-import type { Pipeline } from '../pipeline/pipeline.js';
 import { log } from '../log.js';
 import type { Latency } from './latency.js';
-import { registerCoreMetrics, type CoreMetricsSources } from './core-metrics.js';
+import { registerLatencyMetrics } from './latency-metrics.js';
 import { MetricsServer } from './server.js';
 
 export interface MetricsOptions {
   listen?: { host: string; port: number };
   labels: Record<string, string>;
-  sources: CoreMetricsSources;
+  /** Merged histograms, or undefined with --no-latency. */
+  latency: () => Latency | undefined;
+  /** Where receive times come from: 'kernel' (the XDP stamp), 'userspace' or 'none' yet. */
+  timeSource: () => 'kernel' | 'userspace' | 'none';
   /** All components, this one included, whose metrics() join the registry. */
   components: Component[];
 }
@@ -24,19 +28,11 @@ export class MetricsComponent implements Component {
 
   constructor(private readonly o: MetricsOptions) {}
 
-  private get pipeline(): Pipeline {
-    return this.o.sources.pipeline;
-  }
-
-  private get latency(): Latency | undefined {
-    return this.o.sources.latency;
-  }
-
   async start(): Promise<void> {
     if (!this.o.listen) return;
     this.server = new MetricsServer(this.o.listen.host, this.o.listen.port);
-    registerCoreMetrics(this.server.registry, this.o.labels, this.o.sources);
     for (const c of this.o.components) if (c !== this) c.metrics?.(this.server.registry, this.o.labels);
+    registerLatencyMetrics(this.server.registry, Object.keys(this.o.labels), this.o.labels, this.o.latency);
     const addr = await this.server.start();
     log.info(`metrics on http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/metrics`);
   }
@@ -46,17 +42,19 @@ export class MetricsComponent implements Component {
   }
 
   statsLine(): string {
-    if (!this.latency) return '';
-    if (!this.warnedUnstamped && this.pipeline.timeSource() === 'userspace') {
+    const lat = this.o.latency();
+    if (!lat) return '';
+    if (!this.warnedUnstamped && this.o.timeSource() === 'userspace') {
       this.warnedUnstamped = true;
       log.warn('frames carry no kernel receive stamp (no XDP metadata here): latency counts from the userspace receive time');
     }
-    return this.latency.statsLine();
+    return lat.statsLine();
   }
 
   summary(): Record<string, unknown> {
-    if (!this.latency) return {};
-    this.latency.source = this.pipeline.timeSource();
-    return { latency: this.latency.toJSON() };
+    const lat = this.o.latency();
+    if (!lat) return {};
+    lat.source = this.o.timeSource();
+    return { latency: lat.toJSON() };
   }
 }

@@ -38,6 +38,11 @@ export interface Port {
   receive(max: number, handler: FrameHandler): number;
   /** Call `cb` when frames may be ready or after `timeoutMs`, without blocking the event loop. */
   wait(timeoutMs: number, cb: () => void): void;
+  /**
+   * Block the calling thread until frames may be ready or `timeoutMs` passes (a datapath thread
+   * of its own parks here: one kernel → thread wakeup). Returns 0 on a timeout.
+   */
+  waitSync(timeoutMs: number): number;
   /** The kernel's own counters for this port (drops, ring full, ...). */
   kernelStats(): Record<string, number>;
   /** Change the UDP destination ports steered to this port, at runtime (no reattach, no reopen). */

@@ -221,6 +221,11 @@ export class RawPort implements Port {
     }
   }
 
+  waitSync(timeoutMs: number): number {
+    if (this.txUnflushed > 0) this.flushTx();
+    return this.socket.pollReadable(timeoutMs);
+  }
+
   wait(timeoutMs: number, cb: () => void): void {
     if (this.txUnflushed > 0) this.flushTx();
     this.socket.waitReadable(timeoutMs, cb);

@@ -171,6 +171,11 @@ export class RawSocket {
   }
 
   /** Wait for RX off the event loop (koffi runs poll() on a worker thread). */
+  /** Block this thread in poll() until the current block is ready or `timeoutMs` passes. */
+  pollReadable(timeoutMs: number): number {
+    return libc.poll(this.pollfd, 1, timeoutMs);
+  }
+
   waitReadable(timeoutMs: number, cb: () => void): void {
     libc.poll.async(this.pollfd, 1, timeoutMs, () => cb());
   }

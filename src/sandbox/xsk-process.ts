@@ -18,8 +18,9 @@ export class XskProcess {
   /** Called with each stderr line as it arrives. */
   onLine?: (line: string) => void;
 
-  constructor(sandbox: Sandbox, args: string[], ns = sandbox.dut) {
-    this.child = sandbox.spawn(ns, process.execPath, [XSK_JS, ...args]);
+  /** `env`: extra environment variables (test hooks such as XSK_TEST_FAIL_AFTER). */
+  constructor(sandbox: Sandbox, args: string[], ns = sandbox.dut, env: Record<string, string> = {}) {
+    this.child = sandbox.spawn(ns, process.execPath, [XSK_JS, ...args], { env: { ...process.env, ...env } });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
     let partial = '';
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => {

@@ -94,30 +94,32 @@ export class XdpProgram {
   }
 
   /**
-   * Attach to `ifindex`. If another XDP program is there, refuse unless `force`; with `force`,
-   * detach a netlink-attached one first (one held by another process's link can't be taken).
+   * Make sure nothing else is attached to `ifindex`: refuse if another XDP program is there,
+   * unless `force`; with `force`, detach a netlink-attached one (one held by another process's
+   * link can't be taken). The runner calls this before it opens any socket, so that a busy
+   * interface is reported as such, not as the EBUSY of a queue the other program's socket holds.
    */
-  attach(ifindex: number, ifname: string, mode: AttachMode, force = false): void {
-    const flags = mode === 'native' ? bpf.XDP_FLAGS_DRV_MODE : bpf.XDP_FLAGS_SKB_MODE;
+  makeWay(ifindex: number, ifname: string, force = false): void {
     const existing = attachedPrograms(ifindex);
-    if (existing.length > 0) {
-      const what = existing.map((e) => `program id ${e.id} (${e.mode})`).join(', ');
-      if (!force) {
-        throw new Error(
-          `${ifname} already has an XDP ${what}; refusing to replace it (use --force, or remove it with: ip link set dev ${ifname} xdp off)`,
-        );
-      }
-      for (const e of existing) {
-        const r = bpf.bpf_xdp_detach(ifindex, e.mode === 'native' ? bpf.XDP_FLAGS_DRV_MODE : bpf.XDP_FLAGS_SKB_MODE, null);
-        if (r < 0) {
-          throw new SysError(
-            'bpf_xdp_detach',
-            -r,
-            `${ifname} ${what} is held by a bpf_link of another process; stop that process first`,
-          );
-        }
+    if (existing.length === 0) return;
+    const what = existing.map((e) => `program id ${e.id} (${e.mode})`).join(', ');
+    if (!force) {
+      throw new Error(
+        `${ifname} already has an XDP ${what}; refusing to replace it (use --force, or remove it with: ip link set dev ${ifname} xdp off)`,
+      );
+    }
+    for (const e of existing) {
+      const r = bpf.bpf_xdp_detach(ifindex, e.mode === 'native' ? bpf.XDP_FLAGS_DRV_MODE : bpf.XDP_FLAGS_SKB_MODE, null);
+      if (r < 0) {
+        throw new SysError('bpf_xdp_detach', -r, `${ifname} ${what} is held by a bpf_link of another process; stop that process first`);
       }
     }
+  }
+
+  /** Attach to `ifindex` (after makeWay: another program there is refused or replaced). */
+  attach(ifindex: number, ifname: string, mode: AttachMode, force = false): void {
+    const flags = mode === 'native' ? bpf.XDP_FLAGS_DRV_MODE : bpf.XDP_FLAGS_SKB_MODE;
+    this.makeWay(ifindex, ifname, force);
     const opts = { sz: koffi.sizeof(bpf.bpf_link_create_opts), flags };
     const fd = bpf.bpf_link_create(this.progFd, ifindex, bpf.BPF_XDP, opts);
     if (fd < 0) throw new SysError('bpf_link_create', -fd, `attaching in ${mode} mode to ${ifname}`);

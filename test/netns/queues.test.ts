@@ -78,7 +78,8 @@ for (const mode of ['native', 'generic'] as const) {
     });
 
     it('a failing worker takes the process down cleanly: reason said, non-zero exit, no XDP program left', async () => {
-      const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000', '--queues', 'all', '--mode', mode, '--fail-after', '50']);
+      // The test hook is an environment variable, not a flag: users never see it.
+      const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000', '--queues', 'all', '--mode', mode], sb.dut, { XSK_TEST_FAIL_AFTER: '50' });
       await xsk.up();
       await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', '9000', '--count', '2000', '--sockets', '32']);
       const code = await xsk.exit(10000);

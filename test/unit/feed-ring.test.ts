@@ -2,7 +2,7 @@
 import { it, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { createFeedRing, FeedRingReader, FeedRingWriter, type FeedRecordSink } from '../../src/workers/feed-ring.js';
+import { createFeedRing, FeedRingReader, FeedRingWriter, type FeedRecordSink } from '../../src/run/feed-ring.js';
 import { mulberry32 } from '../helpers/prng.js';
 
 interface Rec { payload: number[]; rxNs: number; family: number; addr: number[]; srcPort: number; dstPort: number }
@@ -61,7 +61,7 @@ describe('feed ring', () => {
   it('works between a worker thread and this one', async () => {
     const b = createFeedRing(1 << 16);
     // The writer runs in a worker thread, from the built module (workers don't get tsx's loader).
-    const built = new URL('../../dist/workers/feed-ring.js', import.meta.url).href;
+    const built = new URL('../../dist/run/feed-ring.js', import.meta.url).href;
     const writer = `
       const { parentPort, workerData } = require('node:worker_threads');
       import(${JSON.stringify(built)}).then(({ FeedRingWriter }) => {

@@ -13,6 +13,14 @@
  * straddles the end: when it would not fit, the producer writes a record with length 0xffff
  * ("skip to the start") and wraps. When the ring has no room the datagram is not written and the
  * worker counts it (`overflows`): the receive loop never waits on the feed.
+ *
+ * The reader is woken, not polled: every ring shares one doorbell with the main thread,
+ *
+ *   doorbell  Int32Array(SharedArrayBuffer)  [0] rings: bumped by a writer that published while
+ *                                                 the reader was parked (then Atomics.notify)
+ *                                            [1] parked: 1 while the reader waits (Atomics.waitAsync)
+ *
+ * so a commit costs one Atomics.load while the reader is busy, and a notify only when it sleeps.
  */
 import { copyBytes } from '../feed/history.js';
 
@@ -22,10 +30,16 @@ const SKIP = 0xffff;
 export interface FeedRingBuffers {
   ctrl: SharedArrayBuffer;
   data: SharedArrayBuffer;
+  /** Shared by every ring of one reader (see above). */
+  doorbell: SharedArrayBuffer;
 }
 
-export function createFeedRing(bytes: number): FeedRingBuffers {
-  return { ctrl: new SharedArrayBuffer(8), data: new SharedArrayBuffer(bytes) };
+export function createDoorbell(): SharedArrayBuffer {
+  return new SharedArrayBuffer(8);
+}
+
+export function createFeedRing(bytes: number, doorbell = createDoorbell()): FeedRingBuffers {
+  return { ctrl: new SharedArrayBuffer(8), data: new SharedArrayBuffer(bytes), doorbell };
 }
 
 const MASK = 0x7fffffff;
@@ -33,6 +47,7 @@ const align8 = (n: number) => (n + 7) & ~7;
 
 export class FeedRingWriter {
   private readonly ctrl: Int32Array;
+  private readonly bell: Int32Array;
   readonly data: Uint8Array;
   private readonly f64: Float64Array;
   private readonly size: number;
@@ -43,6 +58,7 @@ export class FeedRingWriter {
 
   constructor(b: FeedRingBuffers) {
     this.ctrl = new Int32Array(b.ctrl);
+    this.bell = new Int32Array(b.doorbell);
     this.data = new Uint8Array(b.data);
     this.f64 = new Float64Array(b.data, 0, b.data.byteLength >> 3);
     this.size = b.data.byteLength;
@@ -88,9 +104,14 @@ export class FeedRingWriter {
     return true;
   }
 
-  /** Make what was written visible to the reader (store-release of head). */
+  /** Make what was written visible to the reader (store-release of head), and wake it if parked. */
   commit(): void {
     Atomics.store(this.ctrl, 0, this.head);
+    if (Atomics.load(this.bell, 1) !== 0) {
+      Atomics.store(this.bell, 1, 0);
+      Atomics.add(this.bell, 0, 1);
+      Atomics.notify(this.bell, 0);
+    }
   }
 }
 
@@ -134,5 +155,33 @@ export class FeedRingReader {
     }
     Atomics.store(this.ctrl, 1, this.tail);
     return n;
+  }
+}
+
+/**
+ * The reader's side of the doorbell: `park()` resolves as soon as a writer publishes (or at once
+ * when one did since `seen()`); drain every ring after it resolves, then park again.
+ */
+export class Doorbell {
+  private readonly bell: Int32Array;
+  constructor(buf: SharedArrayBuffer) {
+    this.bell = new Int32Array(buf);
+  }
+
+  /** Mark the reader parked; returns the ring count to wait on. Drain once more after this. */
+  arm(): number {
+    Atomics.store(this.bell, 1, 1);
+    return Atomics.load(this.bell, 0);
+  }
+
+  /** Wait (without blocking the thread) until a writer rings after `arm()` returned `seen`. */
+  wait(seen: number, timeoutMs: number): Promise<unknown> | undefined {
+    const r = Atomics.waitAsync(this.bell, 0, seen, timeoutMs);
+    return r.async ? r.value : undefined;
+  }
+
+  /** Writers need not ring: the reader is awake. */
+  disarm(): void {
+    Atomics.store(this.bell, 1, 0);
   }
 }

@@ -13,8 +13,8 @@ export function invalidJSON(counts: number[]): Record<string, number> {
 /** The queues' counters added up: the same fields as a snapshot's. */
 export type Totals = Pick<
   Snapshot,
-  'packets' | 'bytes' | 'datagrams' | 'payloadBytes' | 'invalid' | 'txPackets' | 'txBytes' | 'txRingFull' | 'kernel' | 'forward'
->;
+  'packets' | 'bytes' | 'datagrams' | 'payloadBytes' | 'invalid' | 'txPackets' | 'txBytes' | 'txDrops' | 'kernel' | 'forward' | 'feedOverflows'
+> & { runtime: Record<string, number>; loop: Record<string, number> };
 
 export function totals(snaps: Snapshot[]): Totals {
   const t: Totals = {
@@ -25,8 +25,11 @@ export function totals(snaps: Snapshot[]): Totals {
     invalid: INVALID_REASONS.map(() => 0),
     txPackets: 0,
     txBytes: 0,
-    txRingFull: 0,
+    txDrops: {},
     kernel: {},
+    feedOverflows: 0,
+    runtime: {},
+    loop: {},
   };
   for (const s of snaps) {
     t.packets += s.packets;
@@ -36,8 +39,11 @@ export function totals(snaps: Snapshot[]): Totals {
     s.invalid.forEach((v, i) => (t.invalid[i] += v));
     t.txPackets += s.txPackets;
     t.txBytes += s.txBytes;
-    t.txRingFull += s.txRingFull;
+    sumInto(t.txDrops, s.txDrops);
     sumInto(t.kernel, s.kernel);
+    t.feedOverflows += s.feedOverflows;
+    sumInto(t.runtime, s.runtime);
+    sumInto(t.loop, s.loop);
     if (s.forward) {
       t.forward ??= { forwarded: 0, perBackend: {}, drops: {} };
       t.forward.forwarded += s.forward.forwarded;
@@ -57,9 +63,11 @@ export function queueJSON(s: Snapshot): Record<string, unknown> {
     rx_datagrams: s.datagrams,
     invalid_total: s.invalid.reduce((a, b) => a + b, 0),
     tx_packets: s.txPackets,
-    tx_drops: { ring_full: s.txRingFull },
-    xdp_stats: s.kernel,
+    tx_drops: s.txDrops,
+    [s.port.raw_stats ? 'packet_stats' : 'xdp_stats']: s.kernel,
     ...(s.frames ? { frames: s.frames } : {}),
     ...(s.forward ? { forwarded: s.forward.forwarded } : {}),
+    runtime: s.runtime,
+    loop: s.loop,
   };
 }

@@ -1,0 +1,104 @@
+/**
+ * The receive loop of a datapath thread: a plain loop that owns its thread, as a C receiver's
+ * does. Nothing else runs on the thread (the main thread is the control plane), so the loop
+ * never yields to an event loop; it looks at its control channel between batches instead.
+ *
+ *   traffic   up to `batchesPerRound` batches back to back, then control() if it is due
+ *   idle      keep polling the ring for `busyPollUs` (traffic often comes back within µs)
+ *   parked    poll() on the socket, blocking this thread: a frame that arrives wakes it with
+ *             one kernel → thread wakeup. The timeout (`pollTimeoutMs`) bounds how late a
+ *             control message (stop, new rules) is seen while nothing arrives.
+ *
+ * control() runs every `controlEveryMs` while busy and after every park; it returns false to
+ * end the loop. `idle()` runs when the loop has been parked for `idleEveryMs` in a row (the warm
+ * start uses it to check that V8 still has the hot path compiled).
+ */
+import type { FrameHandler, Port } from '../port/port.js';
+
+export interface BlockingLoopOptions {
+  batchSize?: number;
+  batchesPerRound?: number;
+  /** How long the ring may stay empty, busy-polled, before the loop parks in poll() (µs). */
+  busyPollUs?: number;
+  pollTimeoutMs?: number;
+  controlEveryMs?: number;
+  idleEveryMs?: number;
+}
+
+export interface LoopHooks {
+  /** Between batches, when due: handle control messages, publish counters. False: stop. */
+  control(): boolean;
+  /** After a long quiet spell (no frames for `idleEveryMs`). */
+  idle?(): void;
+}
+
+export class BlockingLoop {
+  private readonly batchSize: number;
+  private readonly batchesPerRound: number;
+  private readonly busyPollMs: number;
+  private readonly pollTimeoutMs: number;
+  private readonly controlEveryMs: number;
+  private readonly idleEveryMs: number;
+  /** Times the loop parked in poll(), and how many of those ended with frames ready. */
+  parks = 0;
+  wakeups = 0;
+
+  constructor(
+    private readonly port: Port,
+    private readonly handler: FrameHandler,
+    opts: BlockingLoopOptions = {},
+  ) {
+    this.batchSize = opts.batchSize ?? 64;
+    this.batchesPerRound = opts.batchesPerRound ?? 16;
+    this.busyPollMs = (opts.busyPollUs ?? 200) / 1000;
+    this.pollTimeoutMs = opts.pollTimeoutMs ?? 100;
+    this.controlEveryMs = opts.controlEveryMs ?? 5;
+    this.idleEveryMs = opts.idleEveryMs ?? 1000;
+  }
+
+  /** Runs until hooks.control() returns false. Blocks the calling thread. */
+  run(hooks: LoopHooks): void {
+    const port = this.port;
+    const handler = this.handler;
+    const batchSize = this.batchSize;
+    let lastControl = performance.now();
+    let idleSince = -1;
+    let quietSince = -1;
+    for (;;) {
+      let got = 0;
+      for (let b = 0; b < this.batchesPerRound; b++) {
+        const n = port.receive(batchSize, handler);
+        got += n;
+        if (n < batchSize) break;
+      }
+      const now = performance.now();
+      if (now - lastControl >= this.controlEveryMs) {
+        lastControl = now;
+        if (!hooks.control()) return;
+      }
+      if (got > 0) {
+        idleSince = -1;
+        quietSince = -1;
+        continue;
+      }
+      if (idleSince < 0) idleSince = now;
+      if (now - idleSince < this.busyPollMs) continue;
+      // Park. A timeout leaves the loop idle (it parks again after control()); frames reset it.
+      this.parks++;
+      if (port.waitSync(this.pollTimeoutMs) > 0) {
+        this.wakeups++;
+        idleSince = -1;
+        quietSince = -1;
+      } else {
+        const t = performance.now();
+        lastControl = t;
+        if (!hooks.control()) return;
+        if (quietSince < 0) quietSince = t;
+        else if (t - quietSince >= this.idleEveryMs) {
+          quietSince = t;
+          hooks.idle?.();
+        }
+      }
+    }
+  }
+}

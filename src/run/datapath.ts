@@ -1,0 +1,236 @@
+/**
+ * One queue's datapath, in a thread of its own: its socket (AF_XDP with its UMEM and rings, or
+ * the AF_PACKET fallback), its pipeline (parse, count, forward, tap the feed) and its receive
+ * loop. Nothing else runs here: the main thread is the control plane (XDP program, rules,
+ * neighbours, feed server, metrics, stats, summary) and hears from this thread only through
+ * counter snapshots and the feed ring.
+ *
+ * Start: open the socket, warm the pipeline up over synthetic frames (warm.ts), say 'ready'
+ * (the main thread then puts the socket in the XSKMAP and attaches the program), then loop.
+ * The loop (pipeline/blocking-loop.ts) owns the thread and parks in poll() when idle; every
+ * 250 ms it returns to this thread's event loop for a moment (snapshot out, GC observer in).
+ */
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { XdpPort } from '../afxdp/xdp-port.js';
+import { RawPort } from '../rawsock/raw-port.js';
+import { Pipeline } from '../pipeline/pipeline.js';
+import type { Stage } from '../pipeline/stage.js';
+import { BlockingLoop } from '../pipeline/blocking-loop.js';
+import { RxClock } from '../pipeline/rx-clock.js';
+import { initLatency, Latency } from '../metrics/latency.js';
+import { RuntimeWatch } from '../metrics/runtime.js';
+import { ForwardStage } from '../forward/stage.js';
+import { macBytes } from '../forward/table.js';
+import { FrameParser } from '../frame/parse.js';
+import { pinThread } from './affinity.js';
+import { tableFrom } from './forward-table.js';
+import { FeedTapStage } from './feed-tap.js';
+import { createFeedRing, FeedRingReader, type FeedRingBuffers } from './feed-ring.js';
+import { warmUp, isOptimized, type HotFunction } from './warm.js';
+import type { FromWorker, SerializedRule, Snapshot, ToWorker, WorkerConfig } from './protocol.js';
+import type { FrameHandler, Port } from '../port/port.js';
+
+const cfg = workerData as WorkerConfig;
+const post = (m: FromWorker) => parentPort!.postMessage(m);
+const SNAPSHOT_MS = 250;
+
+if (cfg.cpus) pinThread(cfg.cpus);
+await initLatency();
+
+interface Built {
+  pipeline: Pipeline;
+  forward?: ForwardStage;
+  feedTap?: FeedTapStage;
+  latency?: Latency;
+}
+
+/** The pipeline, its stages in order, its histograms. One factory for the live and the warm one. */
+function build(rules: SerializedRule[] | undefined, feedRing: FeedRingBuffers | undefined): Built {
+  const latency = cfg.latency ? new Latency() : undefined;
+  const stages: Stage[] = [];
+  let forward: ForwardStage | undefined;
+  if (cfg.forward && rules) {
+    forward = new ForwardStage(tableFrom(rules), macBytes(cfg.forward.srcMac));
+    stages.push(forward);
+  }
+  // The feed comes after forwarding: what is forwarded is not fed.
+  const feedTap = feedRing ? new FeedTapStage(feedRing) : undefined;
+  if (feedTap) stages.push(feedTap);
+  const pipeline = new Pipeline(stages, { clock: new RxClock(cfg.kind === 'afxdp'), latency });
+  return { pipeline, forward, feedTap, latency };
+}
+
+function openPort(): XdpPort | RawPort {
+  if (cfg.kind === 'raw') {
+    return new RawPort({
+      ifindex: cfg.ifindex,
+      ifname: cfg.ifname,
+      ports: cfg.ports,
+      ringSize: cfg.ringSize,
+      frameSize: cfg.frameSize,
+      txRingSize: cfg.txRingSize,
+    });
+  }
+  return new XdpPort({
+    ifindex: cfg.ifindex,
+    ifname: cfg.ifname,
+    queue: cfg.queue,
+    mode: 'native',
+    bind: cfg.bind,
+    frameSize: cfg.frameSize,
+    frameCount: cfg.frames,
+    ringSize: cfg.ringSize,
+    txRingSize: cfg.txRingSize,
+    hugepages: cfg.hugepages,
+  });
+}
+
+const port = openPort();
+const live = build(cfg.forward?.rules, cfg.feedRing);
+const { pipeline } = live;
+
+// The warm pipeline: its forward table has every backend resolved (so the rewrite runs) and its
+// feed ring is a scratch one, drained and discarded.
+function warmTarget() {
+  const rules = cfg.forward?.rules.map((r) => ({ ...r, backends: r.backends.map((b) => ({ ...b, mac: b.mac ?? '02:00:00:00:00:fe' })) }));
+  const ring = cfg.feedRing ? createFeedRing(1 << 20) : undefined;
+  const reader = ring ? new FeedRingReader(ring) : undefined;
+  const sink = { record() {} };
+  const w = build(rules, ring);
+  return { handler: w.pipeline, afterBatch: reader ? () => void reader.drain(sink) : undefined };
+}
+const hot: HotFunction[] = [
+  { name: 'Pipeline.frame', fn: Pipeline.prototype.frame },
+  { name: 'FrameParser.parse', fn: FrameParser.prototype.parse },
+  ...(cfg.kind === 'afxdp' ? [{ name: 'XdpPort.receive', fn: XdpPort.prototype.receive }] : []),
+];
+let rewarms = 0;
+const warm = cfg.warm ? warmUp({ cfg, build: warmTarget, hot }) : undefined;
+
+let handler: FrameHandler = pipeline;
+if (cfg.failAfter !== undefined) {
+  // Test hook: a handler that breaks after N frames, as a bug in a stage would.
+  const limit = cfg.failAfter;
+  handler = {
+    beginBatch: () => pipeline.beginBatch(),
+    endBatch: () => pipeline.endBatch(),
+    frame(buf, off, len) {
+      if (pipeline.packets >= limit) throw new Error(`queue ${cfg.queue}: failing on purpose after ${limit} frames (test hook)`);
+      return pipeline.frame(buf, off, len);
+    },
+  };
+}
+const loop = new BlockingLoop(port as Port, handler, { batchSize: cfg.batchSize, busyPollUs: cfg.busyPollUs });
+const runtime = new RuntimeWatch();
+runtime.start();
+
+/** Samples in the histograms when they were last sent: send them again only when they grew. */
+let latencySent = -1;
+function snapshot(final: boolean): Snapshot {
+  const lat = live.latency;
+  const samples = lat ? lat.rx_to_user.totalCount + lat.rx_to_tx.totalCount : 0;
+  const withLatency = lat !== undefined && (final || samples !== latencySent);
+  if (withLatency) latencySent = samples;
+  const xdp = port instanceof XdpPort ? port : undefined;
+  const raw = port instanceof RawPort ? port : undefined;
+  const rt = runtime.summary().runtime as Record<string, number>;
+  const fwd = live.forward;
+  return {
+    type: 'snapshot',
+    queue: cfg.queue,
+    final,
+    packets: pipeline.packets,
+    bytes: pipeline.bytes,
+    datagrams: pipeline.datagrams,
+    payloadBytes: pipeline.payloadBytes,
+    invalid: [...pipeline.invalid.counts],
+    txPackets: port.txPackets,
+    txBytes: port.txBytes,
+    txDrops: raw
+      ? { ring_full: raw.txRingFull, too_long: raw.txTooLong, flush_errors: raw.txFlushErrors }
+      : { ring_full: port.txRingFull },
+    kernel: port.kernelStats(),
+    rings: xdp ? xdp.ringLevels() : {},
+    frames: final && xdp ? xdp.frameAccount() : undefined,
+    port: xdp
+      ? { bind: xdp.socket.zeroCopy ? 'zero-copy' : 'copy' }
+      : { raw_stats: rawStats(raw!) },
+    forward: fwd && {
+      forwarded: fwd.forwarded,
+      perBackend: Object.fromEntries(fwd.table.backends().map((b) => [b.name, b.forwarded])),
+      drops: { ttl_expired: fwd.ttlExpired, unresolved: fwd.unresolved, family_mismatch: fwd.familyMismatch },
+    },
+    latency: withLatency ? live.latency!.encode() : undefined,
+    timeSource: pipeline.timeSource(),
+    feedOverflows: live.feedTap?.writer.overflows ?? 0,
+    runtime: {
+      gc_minor: rt.gc_minor,
+      gc_major: rt.gc_major,
+      gc_ms: rt.gc_ms,
+      old_space_growth_bytes: rt.old_space_growth_bytes,
+      heap_used_bytes: rt.heap_used_end_bytes,
+    },
+    loop: { parks: loop.parks, wakeups: loop.wakeups, rewarms },
+  };
+}
+
+function rawStats(raw: RawPort): Record<string, unknown> {
+  const k = raw.kernelStats();
+  return {
+    rx_packets: k.rx_packets,
+    rx_dropped: k.rx_dropped,
+    rx_freeze_q_cnt: k.rx_freeze_q_cnt,
+    qdisc_bypass: raw.socket.qdiscBypass,
+    vlan_restored: raw.vlanRestored,
+  };
+}
+
+let stopping = false;
+let lastSnapshot = performance.now();
+
+function handle(m: ToWorker): void {
+  if (m.type === 'stop') stopping = true;
+  else if (m.type === 'forward' && live.forward) live.forward.table = tableFrom(m.rules, live.forward.table);
+  else if (m.type === 'ports') port.setPorts(m.ports);
+  else if (m.type === 'mode' && port instanceof XdpPort) port.mode = m.mode;
+}
+
+const hooks = {
+  control(): boolean {
+    for (let m = receiveMessageOnPort(cfg.control); m; m = receiveMessageOnPort(cfg.control)) handle(m.message as ToWorker);
+    if (stopping) return false;
+    // Back to the event loop now and then: the snapshot goes out, GC entries come in.
+    return performance.now() - lastSnapshot < SNAPSHOT_MS;
+  },
+  idle(): void {
+    // A quiet spell: if V8 has dropped the compiled hot path, warm it again before traffic does.
+    if (!cfg.warm || hot.every((h) => isOptimized(h.fn) !== false)) return;
+    rewarms++;
+    warmUp({ cfg, build: warmTarget, hot, budgetMs: 500 });
+  },
+};
+
+async function finish(): Promise<void> {
+  cfg.control.close();
+  await port.drainTx();
+  runtime.stop();
+  post(snapshot(true));
+  port.close();
+  parentPort!.close();
+}
+
+function round(): void {
+  loop.run(hooks);
+  if (stopping) {
+    void finish();
+    return;
+  }
+  lastSnapshot = performance.now();
+  post(snapshot(false));
+  setImmediate(round);
+}
+
+// AF_XDP: the main thread names the attach mode (it attaches after this); say copy or zero-copy.
+const description = port instanceof XdpPort ? (port.socket.zeroCopy ? 'zero-copy' : 'copy') : port.description;
+post({ type: 'ready', queue: cfg.queue, fd: port instanceof XdpPort ? port.socket.fd : -1, description, warm });
+round();

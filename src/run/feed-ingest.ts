@@ -1,0 +1,79 @@
+/**
+ * The main thread's side of the workers' feed rings: woken by the rings' doorbell when a worker
+ * publishes (and once more at the end), it drains each queue's ring into the feed, in one place,
+ * so the feed's sequence numbers are global and contiguous across queues. While records keep
+ * coming it drains once per event-loop turn; it parks on the doorbell only when all are empty. Records are handed to the feed's own stage through
+ * a parser whose fields are set from the record (the stage reads only those fields).
+ */
+import { FrameParser } from '../frame/parse.js';
+import type { FeedStage } from '../feed/stage.js';
+import { Doorbell, FeedRingReader, type FeedRecordSink, type FeedRingBuffers } from './feed-ring.js';
+
+export class FeedIngest implements FeedRecordSink {
+  private readonly readers: FeedRingReader[];
+  private readonly p = new FrameParser();
+  private readonly bell?: Doorbell;
+  private running = false;
+  records = 0;
+  /** How often the reader was woken by the doorbell (diagnostics). */
+  wakeups = 0;
+
+  constructor(
+    private readonly stage: FeedStage,
+    rings: FeedRingBuffers[],
+  ) {
+    this.readers = rings.map((r) => new FeedRingReader(r));
+    if (rings.length > 0) this.bell = new Doorbell(rings[0].doorbell);
+  }
+
+  start(): void {
+    this.running = true;
+    void this.loop();
+  }
+
+  stop(): void {
+    this.running = false;
+    this.bell?.disarm();
+    this.drain();
+  }
+
+  private async loop(): Promise<void> {
+    const bell = this.bell;
+    if (!bell) return;
+    while (this.running) {
+      if (this.drain() > 0) {
+        // Busy: come back after whatever else this turn of the event loop has to do.
+        await new Promise<void>((r) => setImmediate(r));
+        continue;
+      }
+      const seen = bell.arm();
+      // A record published before arm() would not ring: look once more before sleeping.
+      if (this.drain() > 0) {
+        bell.disarm();
+        continue;
+      }
+      // The timeout only bounds how long stop() can leave this loop hanging; records ring.
+      const p = bell.wait(seen, 1000);
+      if (p) await p;
+      this.wakeups++;
+    }
+  }
+
+  drain(): number {
+    let n = 0;
+    for (const r of this.readers) n += r.drain(this);
+    return n;
+  }
+
+  record(data: Uint8Array, off: number, len: number, rxNs: number, family: number, addrOff: number, srcPort: number, dstPort: number): void {
+    const p = this.p;
+    p.ipVersion = family;
+    p.srcAddrOffset = addrOff;
+    p.srcPort = srcPort;
+    p.dstPort = dstPort;
+    p.payloadOffset = off;
+    p.payloadLength = len;
+    this.records++;
+    this.stage.datagram(data, off, len, p, rxNs);
+  }
+}

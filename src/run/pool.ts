@@ -1,0 +1,122 @@
+/**
+ * The main thread's side of the datapath threads: start one per queue, hand each socket to the
+ * caller when it is ready (it goes in the XSKMAP), keep the latest counter snapshot of each,
+ * stop them all, and turn any failure into one clean, reasoned failure of the whole process.
+ */
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { FromWorker, SerializedRule, Snapshot, ToWorker, WarmReport, WorkerConfig } from './protocol.js';
+
+const WORKER_JS = new URL('./datapath.js', import.meta.url);
+
+interface Member {
+  queue: number;
+  worker: Worker;
+  control: MessagePort;
+  ready: boolean;
+  description?: string;
+  warm?: WarmReport;
+  last?: Snapshot;
+  final?: Snapshot;
+  exited: Promise<void>;
+}
+
+export interface ReadySocket {
+  queue: number;
+  fd: number;
+  description: string;
+  warm?: WarmReport;
+}
+
+export class QueuePool {
+  private readonly members: Member[] = [];
+  private stopping = false;
+  private failed = false;
+
+  constructor(
+    /** Called once if any worker fails after start() resolved (throws, exits early, reports an error). */
+    private readonly onFailure: (reason: string) => void,
+  ) {}
+
+  /**
+   * Start a datapath per config; resolves with their sockets when every one is bound and warm.
+   * Rejects (after terminating them all) if any fails to start.
+   */
+  async start(configs: Omit<WorkerConfig, 'control'>[]): Promise<ReadySocket[]> {
+    const readies = configs.map((cfg) => {
+      const { port1, port2 } = new MessageChannel();
+      const worker = new Worker(WORKER_JS, { workerData: { ...cfg, control: port2 }, transferList: [port2] });
+      let exitedResolve!: () => void;
+      const m: Member = { queue: cfg.queue, worker, control: port1, ready: false, exited: new Promise((r) => (exitedResolve = r)) };
+      this.members.push(m);
+      return new Promise<ReadySocket>((resolve, reject) => {
+        worker.on('message', (msg: FromWorker) => {
+          if (msg.type === 'ready') {
+            m.ready = true;
+            m.description = msg.description;
+            m.warm = msg.warm;
+            resolve({ queue: msg.queue, fd: msg.fd, description: msg.description, warm: msg.warm });
+          } else if (msg.type === 'snapshot') {
+            m.last = msg;
+            if (msg.final) m.final = msg;
+          } else if (msg.type === 'error') {
+            this.fail(`queue ${msg.queue}: ${msg.message}`);
+          }
+        });
+        worker.on('error', (e) => {
+          if (!m.ready) reject(e);
+          else this.fail(`queue ${cfg.queue}: ${e.message}`);
+        });
+        worker.on('exit', (code) => {
+          exitedResolve();
+          if (!this.stopping && m.ready) this.fail(`queue ${cfg.queue} datapath exited (code ${code})`);
+          if (!m.ready) reject(new Error(`queue ${cfg.queue}: datapath exited before its socket was ready`));
+        });
+      });
+    });
+    try {
+      return await Promise.all(readies);
+    } catch (e) {
+      await this.terminate();
+      throw e;
+    }
+  }
+
+  private fail(reason: string): void {
+    if (this.failed || this.stopping) return;
+    this.failed = true;
+    this.onFailure(reason);
+  }
+
+  broadcast(msg: ToWorker): void {
+    for (const m of this.members) m.control.postMessage(msg);
+  }
+
+  updateForward(rules: SerializedRule[]): void {
+    this.broadcast({ type: 'forward', rules });
+  }
+
+  /** The latest snapshot of every queue (final ones after stop()). */
+  snapshots(): Snapshot[] {
+    return this.members.map((m) => m.final ?? m.last).filter((s): s is Snapshot => s !== undefined);
+  }
+
+  get size(): number {
+    return this.members.length;
+  }
+
+  /** Stop every datapath: each drains TX, sends its final snapshot and exits (bounded wait). */
+  async stop(ms = 5000): Promise<void> {
+    this.stopping = true;
+    this.broadcast({ type: 'stop' });
+    const all = Promise.all(this.members.map((m) => m.exited));
+    const timeout = new Promise<void>((r) => setTimeout(r, ms).unref());
+    await Promise.race([all, timeout]);
+    await Promise.all(this.members.map((m) => m.worker.terminate()));
+  }
+
+  /** Kill every datapath at once (failure path). */
+  async terminate(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.members.map((m) => m.worker.terminate()));
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * What the main thread (control plane) and a datapath thread say to each other. Never a message
+ * per packet: the datapath reports a snapshot of its counters a few times a second and at the
+ * end; feed records go through a shared-memory ring (feed-ring.ts), not messages.
+ *
+ *   main → datapath   workerData: WorkerConfig       once, at start (with the control port)
+ *   datapath → main   { type: 'ready', fd, warm }     socket bound, pipeline warmed: main puts fd
+ *                                                     in the XSKMAP (AF_XDP) and attaches
+ *   main → datapath   { type: 'mode', mode }          the XDP program's attach mode, once known
+ *   main → datapath   { type: 'forward', rules }      forwarding rules/MACs changed
+ *   main → datapath   { type: 'ports', ports }        ports changed (raw mode's socket filter)
+ *   datapath → main   { type: 'snapshot', ... }       counters (periodic, and final with `final`)
+ *   main → datapath   { type: 'stop' }                stop, drain TX, final snapshot, exit
+ *   datapath → main   { type: 'error', message }      then the thread exits non-zero
+ *
+ * main → datapath messages go through a MessagePort of their own (`control`), which the
+ * datapath reads synchronously between batches (its thread never runs an event loop).
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { BindMode } from '../afxdp/socket.js';
+import type { FeedRingBuffers } from './feed-ring.js';
+
+export interface SerializedBackend {
+  addr: string;
+  port: number;
+  mac?: string;
+}
+export interface SerializedRule {
+  frontPort: number;
+  backends: SerializedBackend[];
+}
+
+export type DatapathKind = 'afxdp' | 'raw';
+
+export interface WorkerConfig {
+  kind: DatapathKind;
+  ifname: string;
+  ifindex: number;
+  queue: number;
+  /** UDP ports received (the raw port builds its socket filter from them). */
+  ports: number[];
+  bind: BindMode;
+  frameSize: number;
+  frames: number;
+  ringSize: number;
+  txRingSize?: number;
+  batchSize: number;
+  busyPollUs: number;
+  hugepages: boolean;
+  latency: boolean;
+  /** Run the pipeline over synthetic frames before going live (default on). */
+  warm: boolean;
+  cpus?: number[];
+  /** Forwarding table with next-hop MACs resolved by the main thread. */
+  forward?: { rules: SerializedRule[]; srcMac: string };
+  /** The feed's ring to the main thread, when xsk serves the feed (--grpc). */
+  feedRing?: FeedRingBuffers;
+  /** Main → datapath messages (ToWorker), read synchronously between batches. */
+  control: MessagePort;
+  /** Test hook (XSK_TEST_FAIL_AFTER): the datapath throws after this many frames. */
+  failAfter?: number;
+}
+
+export interface WarmReport {
+  ms: number;
+  frames: number;
+  /** Whether V8 had compiled every hot function when warming stopped (undefined: unknown). */
+  optimized?: boolean;
+  /** Hot functions that were not compiled when warming stopped. */
+  cold?: string[];
+}
+
+export interface Snapshot {
+  type: 'snapshot';
+  queue: number;
+  final: boolean;
+  packets: number;
+  bytes: number;
+  datagrams: number;
+  payloadBytes: number;
+  invalid: number[];
+  txPackets: number;
+  txBytes: number;
+  /** Frames to send that were dropped, by reason (ring_full, and the raw port's own). */
+  txDrops: Record<string, number>;
+  /** The kernel's counters for the socket (XDP_STATISTICS or PACKET_STATISTICS). */
+  kernel: Record<string, number>;
+  rings: Record<string, number>;
+  /** Where every UMEM frame is (AF_XDP, final snapshot). */
+  frames?: Record<string, number>;
+  /** What the port adds to the summary (bind mode; raw mode's raw_stats). */
+  port: Record<string, unknown>;
+  forward?: { forwarded: number; perBackend: Record<string, number>; drops: Record<string, number> };
+  /** hdr-histogram-js compressed base64, by latency kind. */
+  latency?: Record<string, string>;
+  timeSource: 'kernel' | 'userspace' | 'none';
+  /** Datagrams the feed ring had no room for. */
+  feedOverflows: number;
+  /** The datapath thread's own heap and collections. */
+  runtime: { gc_minor: number; gc_major: number; gc_ms: number; old_space_growth_bytes: number; heap_used_bytes: number };
+  /** The receive loop: parks in poll(), wakeups with frames, re-warms after quiet spells. */
+  loop: { parks: number; wakeups: number; rewarms: number };
+}
+
+export type FromWorker =
+  | { type: 'ready'; queue: number; fd: number; description: string; warm?: WarmReport }
+  | Snapshot
+  | { type: 'error'; queue: number; message: string };
+export type ToWorker =
+  | { type: 'stop' }
+  | { type: 'forward'; rules: SerializedRule[] }
+  | { type: 'ports'; ports: number[] }
+  | { type: 'mode'; mode: 'native' | 'generic' };

@@ -1,0 +1,282 @@
+/**
+ * The runner: one code path for one queue or many. Each bound queue gets a datapath thread
+ * (datapath.ts: socket, pipeline, receive loop); this thread is the control plane:
+ *
+ *   - the mode ladder: AF_XDP (program loaded here, sockets opened by the datapath threads,
+ *     program attached last, once every socket is warm and in the XSKMAP), or raw (AF_PACKET);
+ *     `auto` falls back to raw when an AF_XDP step fails, and says why;
+ *   - forwarding rules, neighbours, SIGHUP reloads (tables go to the threads as messages);
+ *   - the feed: the threads copy datagrams into shared rings that ring a doorbell here;
+ *   - metrics, the stats line and the exit summary, from the same Components whatever the
+ *     queue count (the threads report counter snapshots).
+ *
+ * Whatever happens, the XDP program goes away with the process (a bpf_link held by it), and a
+ * failure in any thread ends the process with its reason and a non-zero exit.
+ */
+import v8 from 'node:v8';
+import type { XskOptions } from '../cli/options.js';
+import type { XdpProgram } from '../xdp/program.js';
+import type { Component } from '../pipeline/stage.js';
+import type { Forwarder } from '../forward/component.js';
+import { macBytes } from '../forward/table.js';
+import { interfaceMac } from '../forward/neighbours.js';
+import { createFeed } from '../feed/create.js';
+import type { FeedComponent } from '../feed/component.js';
+import { initLatency, Latency } from '../metrics/latency.js';
+import { MetricsComponent } from '../metrics/component.js';
+import { RuntimeWatch } from '../metrics/runtime.js';
+import { log } from '../log.js';
+import { QueuePool, type ReadySocket } from './pool.js';
+import { serializeTable } from './forward-table.js';
+import { totals } from './aggregate.js';
+import { createDoorbell, createFeedRing, type FeedRingBuffers } from './feed-ring.js';
+import { FeedIngest } from './feed-ingest.js';
+import { DatapathComponent } from './datapath-component.js';
+import { attachProgram, loadProgram } from './program.js';
+import type { DatapathKind, Snapshot, WorkerConfig } from './protocol.js';
+
+/** Each datapath's ring to the feed: room for ~50 ms of 1 Mpps of small datagrams. */
+const FEED_RING_BYTES = 4 << 20;
+
+export interface RunContext {
+  opts: XskOptions;
+  ifindex: number;
+  /** The queues to bind (one datapath thread each). */
+  queues: number[];
+  /** Whether the user asked for a queue list (--queues) rather than one --queue. */
+  queueList: boolean;
+  ports: number[];
+  forwarder?: Forwarder;
+  fail(msg: string): never;
+}
+
+export async function run(c: RunContext): Promise<void> {
+  const { opts, forwarder, fail } = c;
+  // Compiled code and its bytecode stay, however long the datapath has been quiet (the warm
+  // start compiled them for the first burst after idle, not for the first one after start only).
+  v8.setFlagsFromString('--no-flush-bytecode');
+
+  let program: XdpProgram | undefined;
+  let pool: QueuePool | undefined;
+  let kind: DatapathKind = opts.mode === 'raw' ? 'raw' : 'afxdp';
+  let mode = kind === 'raw' ? 'raw' : 'pending';
+
+  const crash = (e: unknown) => {
+    program?.detach();
+    fail(e instanceof Error ? e.message : String(e));
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+
+  let failing = false;
+  const failAll = async (reason: string) => {
+    if (failing) return;
+    failing = true;
+    program?.detach();
+    log.error(`stopping: ${reason}`);
+    await pool?.terminate();
+    fail(reason);
+  };
+
+  const fallBack = (why: string) => {
+    if (opts.mode !== 'auto') fail(why);
+    log.warn(`AF_XDP unavailable (${why}); falling back to raw mode (AF_PACKET)`);
+    kind = 'raw';
+    mode = 'raw';
+  };
+
+  if (kind === 'afxdp') {
+    try {
+      program = loadProgram(c.ports);
+    } catch (e) {
+      fallBack((e as Error).message);
+    }
+    // A busy interface is an answer, not a reason to fall back.
+    try {
+      program?.makeWay(c.ifindex, opts.iface, opts.force);
+    } catch (e) {
+      program?.close();
+      fail((e as Error).message);
+    }
+  }
+
+  await initLatency();
+  if (forwarder) {
+    await forwarder.start();
+    forwarder.onTableChange = (t) => pool?.updateForward(serializeTable(t));
+  }
+  const feed: FeedComponent | undefined = opts.feed
+    ? createFeed(opts.feed, c.ports, () => ({ iface: opts.iface, mode, ports: forwarder ? forwarder.ports() : c.ports }), fail)
+    : undefined;
+  const srcMac = forwarder ? interfaceMac(opts.iface) : undefined;
+  if (srcMac) macBytes(srcMac); // a bad MAC fails here, not in every thread
+
+  const failAfterEnv = process.env.XSK_TEST_FAIL_AFTER;
+  const failAfter = failAfterEnv !== undefined && /^\d+$/.test(failAfterEnv) ? Number(failAfterEnv) : undefined;
+
+  let feedRings: FeedRingBuffers[] = [];
+  const startDatapaths = async (k: DatapathKind): Promise<ReadySocket[]> => {
+    // Raw mode reads every queue through one socket: one thread.
+    const queues = k === 'raw' ? [c.queues[0]] : c.queues;
+    const doorbell = createDoorbell();
+    feedRings = feed ? queues.map(() => createFeedRing(FEED_RING_BYTES, doorbell)) : [];
+    const configs: Omit<WorkerConfig, 'control'>[] = queues.map((queue, i) => ({
+      kind: k,
+      ifname: opts.iface,
+      ifindex: c.ifindex,
+      queue,
+      ports: c.ports,
+      bind: opts.bind,
+      frameSize: opts.frameSize,
+      frames: opts.frames,
+      ringSize: opts.ringSize,
+      txRingSize: opts.txRingSize,
+      batchSize: opts.batchSize,
+      busyPollUs: opts.busyPollUs,
+      hugepages: opts.hugepages,
+      latency: opts.latency,
+      warm: opts.warm,
+      cpus: opts.cpus ? [opts.cpus[i % opts.cpus.length]] : undefined,
+      forward: forwarder && srcMac ? { rules: serializeTable(forwarder.stage.table), srcMac } : undefined,
+      feedRing: feedRings[i],
+      failAfter: failAfter !== undefined && i === 0 ? failAfter : undefined,
+    }));
+    pool = new QueuePool((reason) => void failAll(reason));
+    return pool.start(configs);
+  };
+
+  let sockets: ReadySocket[];
+  if (kind === 'afxdp') {
+    try {
+      sockets = await startDatapaths('afxdp');
+      for (const s of sockets) program!.setSocket(s.queue, s.fd);
+      mode = attachProgram(program!, { ifname: opts.iface, ifindex: c.ifindex, mode: opts.mode === 'auto' ? 'auto' : (opts.mode as 'native' | 'generic'), force: opts.force });
+      pool!.broadcast({ type: 'mode', mode: mode as 'native' | 'generic' });
+    } catch (e) {
+      await pool?.stop();
+      program?.close();
+      program = undefined;
+      fallBack((e as Error).message);
+      sockets = await startOrFail('raw');
+    }
+  } else {
+    sockets = await startOrFail('raw');
+  }
+
+  async function startOrFail(k: DatapathKind): Promise<ReadySocket[]> {
+    try {
+      return await startDatapaths(k);
+    } catch (e) {
+      return fail((e as Error).message);
+    }
+  }
+
+  const queues = sockets.map((s) => s.queue);
+  if (c.queueList && kind === 'raw') log.warn(`raw mode (AF_PACKET) reads every queue of ${opts.iface} through one socket; --queues is not used`);
+  const warm = sockets.find((s) => s.warm)?.warm;
+  if (warm) {
+    log.info(
+      `warm start: ${warm.frames} synthetic frames in ${warm.ms} ms` +
+        (warm.optimized === undefined ? '' : warm.optimized ? ', hot path compiled' : `, not yet compiled: ${warm.cold?.join(', ')}`),
+    );
+  }
+
+  // Components: the same ones for one queue or many.
+  const datapath = new DatapathComponent(pool!, { iface: opts.iface, queues, mode: () => mode, programCounters: program ? () => program!.counters() : undefined });
+  if (forwarder) forwarder.counts = () => totals(pool!.snapshots()).forward ?? { forwarded: 0, perBackend: {}, drops: {} };
+
+  // Latency: the threads' latest histograms merged, plus the feed's (measured here).
+  const latestLatency = new Map<number, Record<string, string>>();
+  const merged = opts.latency ? new Latency() : undefined;
+  const feedLatency = feed && opts.latency ? new Latency() : undefined;
+  if (feed) feed.latency = feedLatency;
+  const snapshots = (): Snapshot[] => {
+    const snaps = pool!.snapshots();
+    for (const s of snaps) if (s.latency) latestLatency.set(s.queue, s.latency);
+    return snaps;
+  };
+  const latency = (): Latency | undefined => {
+    if (!merged) return undefined;
+    snapshots();
+    merged.reset();
+    for (const enc of latestLatency.values()) merged.addEncoded(enc);
+    if (feedLatency) merged.rx_to_feed.add(feedLatency.rx_to_feed);
+    return merged;
+  };
+  const timeSource = () => {
+    const snaps = pool!.snapshots();
+    return snaps.some((s) => s.timeSource === 'kernel') ? 'kernel' : snaps.some((s) => s.timeSource === 'userspace') ? 'userspace' : 'none';
+  };
+
+  const components: Component[] = [datapath];
+  if (forwarder) components.push(forwarder);
+  if (feed) components.push(feed);
+  const runtime = new RuntimeWatch();
+  components.push(runtime);
+  const metrics = new MetricsComponent({
+    listen: opts.metrics,
+    labels: { iface: opts.iface, queue: datapath.allQueues, mode },
+    latency,
+    timeSource,
+    components,
+  });
+  components.push(metrics);
+  // The metrics labels need the mode: components start once it is known.
+  const ingest = feed ? new FeedIngest(feed.stage, feedRings) : undefined;
+  for (const comp of components) await comp.start?.();
+  ingest?.start();
+  const startedAt = process.hrtime.bigint();
+
+  const statsTimer =
+    opts.statsInterval > 0
+      ? setInterval(() => {
+          const parts = components.map((comp) => comp.statsLine?.() ?? '').filter((x) => x);
+          log.info(parts.join(' | '));
+        }, opts.statsInterval * 1000)
+      : undefined;
+
+  let stopping = false;
+  const shutdown = async (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(statsTimer);
+    clearTimeout(durationTimer);
+    // Stop steering first: no frame is redirected to a socket that is about to close.
+    program?.detach();
+    await pool!.stop();
+    ingest?.stop();
+    for (const comp of components) await comp.stop?.();
+    const result: Record<string, unknown> = {
+      mode,
+      iface: opts.iface,
+      ...(c.queueList ? {} : { queue: queues[0] }),
+      queues,
+      ports: forwarder ? forwarder.ports() : c.ports,
+      duration_s: Number(process.hrtime.bigint() - startedAt) / 1e9,
+    };
+    for (const comp of components) Object.assign(result, comp.summary?.());
+    if (feed) result.feed_overflows = totals(pool!.snapshots()).feedOverflows;
+    if (warm) result.warm = warm;
+    program?.close();
+    log.info(`xsk stopping (${why})`);
+    process.stdout.write(JSON.stringify(result) + '\n');
+    process.exit(0);
+  };
+  const durationTimer = opts.duration > 0 ? setTimeout(() => void shutdown('duration'), opts.duration * 1000) : undefined;
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // SIGHUP re-reads --config (forward rules, ports, neighbours); sockets and program stay.
+  process.on('SIGHUP', () => {
+    if (!forwarder) return log.warn('SIGHUP: nothing to reload (no --config)');
+    void forwarder.reload({
+      setPorts: (p) => {
+        if (program) program.setPorts(p);
+        else pool!.broadcast({ type: 'ports', ports: p });
+      },
+    });
+  });
+  // Said last, once every signal handler is in place: a signal sent on seeing this line must
+  // find its handler, not the default action.
+  const described = sockets.map((s) => (kind === 'raw' ? s.description : `${opts.iface} queue ${s.queue}, AF_XDP ${mode} mode, ${s.description}`));
+  log.info(`xsk up: ${described.join('; ')}, ports ${c.ports.join(',')} (datapath in ${sockets.length} thread${sockets.length > 1 ? 's' : ''})`);
+}
