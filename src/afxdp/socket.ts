@@ -7,6 +7,7 @@ import koffi from 'koffi';
 import * as libc from '../sys/libc.js';
 import * as x from '../sys/if-xdp.js';
 import { SysError } from '../sys/errors.js';
+import { clearWakeFd } from '../sys/wake-fd.js';
 import { ConsumerRing, ProducerRing, ADDR_WORDS, DESC_WORDS, type RingMemory } from './ring.js';
 import type { Umem } from './umem.js';
 
@@ -42,7 +43,11 @@ export class XskSocket {
   readonly zeroCopy: boolean;
   readonly needWakeup: boolean;
   private readonly maps: Mapping[] = [];
-  private readonly pollfd = Buffer.alloc(8);
+  /** pollfd[0]: this socket; pollfd[1]: the wake fd, when there is one (setWakeFd). */
+  private readonly pollfd = Buffer.alloc(16);
+  private nfds = 1;
+  private wakeFd = -1;
+  private readonly scratch = Buffer.alloc(8);
 
   /**
    * `simulated`: no socket at all, the four rings in ordinary memory laid out as the kernel lays
@@ -185,7 +190,18 @@ export class XskSocket {
   pollReadable(timeoutMs: number): number {
     if (this.fd < 0) return 0;
     this.pollfd.writeInt16LE(0, 6);
-    return libc.poll(this.pollfd, 1, timeoutMs);
+    this.pollfd.writeInt16LE(0, 14);
+    if (libc.poll(this.pollfd, this.nfds, timeoutMs) <= 0) return 0;
+    if (this.nfds > 1 && this.pollfd.readInt16LE(14) !== 0) clearWakeFd(this.wakeFd, this.scratch);
+    return this.pollfd.readInt16LE(6) !== 0 ? 1 : 0;
+  }
+
+  /** Also return from pollReadable() when `fd` (an eventfd) is rung. */
+  setWakeFd(fd: number): void {
+    this.wakeFd = fd;
+    this.pollfd.writeInt32LE(fd, 8);
+    this.pollfd.writeInt16LE(libc.POLLIN, 12);
+    this.nfds = 2;
   }
 
   /** Wait for RX off the event loop (koffi runs poll() on a worker thread). */

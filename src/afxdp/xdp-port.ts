@@ -216,6 +216,10 @@ export class XdpPort implements Port {
     throw new Error('no XDP program behind this port');
   };
 
+  setWakeFd(fd: number): void {
+    this.socket.setWakeFd(fd);
+  }
+
   waitSync(timeoutMs: number): number {
     return this.socket.pollReadable(timeoutMs);
   }

@@ -17,6 +17,8 @@ export interface MetricsOptions {
   latency: () => Latency | undefined;
   /** Where receive times come from: 'kernel' (the XDP stamp), 'userspace' or 'none' yet. */
   timeSource: () => 'kernel' | 'userspace' | 'none';
+  /** Before each scrape: bring the counters up to date. */
+  refresh?: () => Promise<void>;
   /** All components, this one included, whose metrics() join the registry. */
   components: Component[];
 }
@@ -31,6 +33,7 @@ export class MetricsComponent implements Component {
   async start(): Promise<void> {
     if (!this.o.listen) return;
     this.server = new MetricsServer(this.o.listen.host, this.o.listen.port);
+    this.server.beforeScrape = this.o.refresh;
     for (const c of this.o.components) if (c !== this) c.metrics?.(this.server.registry, this.o.labels);
     registerLatencyMetrics(this.server.registry, Object.keys(this.o.labels), this.o.labels, this.o.latency);
     const addr = await this.server.start();

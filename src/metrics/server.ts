@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 export class MetricsServer {
   readonly registry = new Registry();
   private server?: http.Server;
+  /** Runs before each scrape (the runner asks the datapath threads for fresh counters). */
+  beforeScrape?: () => Promise<void>;
 
   constructor(
     private readonly host: string,
@@ -29,10 +31,12 @@ export class MetricsServer {
         res.writeHead(404).end('only GET /metrics here\n');
         return;
       }
-      this.registry.metrics().then(
-        (body) => res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(body),
-        (e: Error) => res.writeHead(500).end(`${e.message}\n`),
-      );
+      Promise.resolve(this.beforeScrape?.())
+        .then(() => this.registry.metrics())
+        .then(
+          (body) => res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(body),
+          (e: Error) => res.writeHead(500).end(`${e.message}\n`),
+        );
     });
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);

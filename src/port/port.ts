@@ -43,6 +43,8 @@ export interface Port {
    * of its own parks here: one kernel → thread wakeup). Returns 0 on a timeout.
    */
   waitSync(timeoutMs: number): number;
+  /** Make waitSync() also return (with 0) when this eventfd is rung (sys/wake-fd.ts). */
+  setWakeFd?(fd: number): void;
   /** The kernel's own counters for this port (drops, ring full, ...). */
   kernelStats(): Record<string, number>;
   /** Change the UDP destination ports steered to this port, at runtime (no reattach, no reopen). */

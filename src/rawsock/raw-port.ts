@@ -221,6 +221,10 @@ export class RawPort implements Port {
     }
   }
 
+  setWakeFd(fd: number): void {
+    this.socket.setWakeFd(fd);
+  }
+
   waitSync(timeoutMs: number): number {
     if (this.txUnflushed > 0) this.flushTx();
     return this.socket.pollReadable(timeoutMs);

@@ -15,6 +15,7 @@ import koffi from 'koffi';
 import * as libc from '../sys/libc.js';
 import * as p from '../sys/if-packet.js';
 import { SysError } from '../sys/errors.js';
+import { clearWakeFd } from '../sys/wake-fd.js';
 import { encodeFilter, portFilter } from './filter.js';
 
 export interface RawSocketOptions {
@@ -56,7 +57,11 @@ export class RawSocket {
   private ptr = 0n;
   private closed = false;
   private len = 0;
-  private readonly pollfd = Buffer.alloc(8);
+  /** pollfd[0]: this socket; pollfd[1]: the wake fd, when there is one (setWakeFd). */
+  private readonly pollfd = Buffer.alloc(16);
+  private nfds = 1;
+  private wakeFd = -1;
+  private readonly scratch = Buffer.alloc(8);
   private readonly int = Buffer.alloc(4);
 
   constructor(readonly opts: RawSocketOptions) {
@@ -173,7 +178,19 @@ export class RawSocket {
   /** Wait for RX off the event loop (koffi runs poll() on a worker thread). */
   /** Block this thread in poll() until the current block is ready or `timeoutMs` passes. */
   pollReadable(timeoutMs: number): number {
-    return libc.poll(this.pollfd, 1, timeoutMs);
+    this.pollfd.writeInt16LE(0, 6);
+    this.pollfd.writeInt16LE(0, 14);
+    if (libc.poll(this.pollfd, this.nfds, timeoutMs) <= 0) return 0;
+    if (this.nfds > 1 && this.pollfd.readInt16LE(14) !== 0) clearWakeFd(this.wakeFd, this.scratch);
+    return this.pollfd.readInt16LE(6) !== 0 ? 1 : 0;
+  }
+
+  /** Also return from pollReadable() when `fd` (an eventfd) is rung. */
+  setWakeFd(fd: number): void {
+    this.wakeFd = fd;
+    this.pollfd.writeInt32LE(fd, 8);
+    this.pollfd.writeInt16LE(libc.POLLIN, 12);
+    this.nfds = 2;
   }
 
   waitReadable(timeoutMs: number, cb: () => void): void {

@@ -7,8 +7,9 @@
  *
  * Start: open the socket, warm the pipeline up over synthetic frames (warm.ts), say 'ready'
  * (the main thread then puts the socket in the XSKMAP and attaches the program), then loop.
- * The loop (pipeline/blocking-loop.ts) owns the thread and parks in poll() when idle; every
- * 250 ms it returns to this thread's event loop for a moment (snapshot out, GC observer in).
+ * The loop (pipeline/blocking-loop.ts) owns the thread and parks in poll() when idle (on the
+ * socket and on an eventfd the main thread rings with each message); every 250 ms, or when
+ * asked, it returns to this thread's event loop for a moment (snapshot out, GC observer in).
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { XdpPort } from '../afxdp/xdp-port.js';
@@ -86,6 +87,7 @@ function openPort(): XdpPort | RawPort {
 }
 
 const port = openPort();
+port.setWakeFd(cfg.wakeFd);
 const live = build(cfg.forward?.rules, cfg.feedRing);
 const { pipeline } = live;
 
@@ -186,10 +188,12 @@ function rawStats(raw: RawPort): Record<string, unknown> {
 }
 
 let stopping = false;
+let snapshotNow = false;
 let lastSnapshot = performance.now();
 
 function handle(m: ToWorker): void {
   if (m.type === 'stop') stopping = true;
+  else if (m.type === 'snapshot') snapshotNow = true;
   else if (m.type === 'forward' && live.forward) live.forward.table = tableFrom(m.rules, live.forward.table);
   else if (m.type === 'ports') port.setPorts(m.ports);
   else if (m.type === 'mode' && port instanceof XdpPort) port.mode = m.mode;
@@ -198,7 +202,7 @@ function handle(m: ToWorker): void {
 const hooks = {
   control(): boolean {
     for (let m = receiveMessageOnPort(cfg.control); m; m = receiveMessageOnPort(cfg.control)) handle(m.message as ToWorker);
-    if (stopping) return false;
+    if (stopping || snapshotNow) return false;
     // Back to the event loop now and then: the snapshot goes out, GC entries come in.
     return performance.now() - lastSnapshot < SNAPSHOT_MS;
   },
@@ -226,6 +230,7 @@ function round(): void {
     return;
   }
   lastSnapshot = performance.now();
+  snapshotNow = false;
   post(snapshot(false));
   setImmediate(round);
 }

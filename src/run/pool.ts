@@ -4,6 +4,7 @@
  * stop them all, and turn any failure into one clean, reasoned failure of the whole process.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { closeWakeFd, createWakeFd, ringWakeFd } from '../sys/wake-fd.js';
 import type { FromWorker, SerializedRule, Snapshot, ToWorker, WarmReport, WorkerConfig } from './protocol.js';
 
 const WORKER_JS = new URL('./datapath.js', import.meta.url);
@@ -12,11 +13,16 @@ interface Member {
   queue: number;
   worker: Worker;
   control: MessagePort;
+  wakeFd: number;
   ready: boolean;
+  /** Resolvers waiting for this thread's next snapshot (refresh()). */
+  waiting: (() => void)[];
   description?: string;
   warm?: WarmReport;
   last?: Snapshot;
   final?: Snapshot;
+  /** The latest histograms this thread sent (snapshots carry them only when they changed). */
+  latency?: Record<string, string>;
   exited: Promise<void>;
 }
 
@@ -41,12 +47,21 @@ export class QueuePool {
    * Start a datapath per config; resolves with their sockets when every one is bound and warm.
    * Rejects (after terminating them all) if any fails to start.
    */
-  async start(configs: Omit<WorkerConfig, 'control'>[]): Promise<ReadySocket[]> {
+  async start(configs: Omit<WorkerConfig, 'control' | 'wakeFd'>[]): Promise<ReadySocket[]> {
     const readies = configs.map((cfg) => {
       const { port1, port2 } = new MessageChannel();
-      const worker = new Worker(WORKER_JS, { workerData: { ...cfg, control: port2 }, transferList: [port2] });
+      const wakeFd = createWakeFd();
+      const worker = new Worker(WORKER_JS, { workerData: { ...cfg, control: port2, wakeFd }, transferList: [port2] });
       let exitedResolve!: () => void;
-      const m: Member = { queue: cfg.queue, worker, control: port1, ready: false, exited: new Promise((r) => (exitedResolve = r)) };
+      const m: Member = {
+        queue: cfg.queue,
+        worker,
+        control: port1,
+        wakeFd,
+        ready: false,
+        waiting: [],
+        exited: new Promise((r) => (exitedResolve = r)),
+      };
       this.members.push(m);
       return new Promise<ReadySocket>((resolve, reject) => {
         worker.on('message', (msg: FromWorker) => {
@@ -57,7 +72,9 @@ export class QueuePool {
             resolve({ queue: msg.queue, fd: msg.fd, description: msg.description, warm: msg.warm });
           } else if (msg.type === 'snapshot') {
             m.last = msg;
+            if (msg.latency) m.latency = msg.latency;
             if (msg.final) m.final = msg;
+            for (const w of m.waiting.splice(0)) w();
           } else if (msg.type === 'error') {
             this.fail(`queue ${msg.queue}: ${msg.message}`);
           }
@@ -68,6 +85,10 @@ export class QueuePool {
         });
         worker.on('exit', (code) => {
           exitedResolve();
+          // Closed only now: the thread can't be polling it any more, and no ring goes astray.
+          closeWakeFd(m.wakeFd);
+          m.wakeFd = -1;
+          for (const w of m.waiting.splice(0)) w();
           if (!this.stopping && m.ready) this.fail(`queue ${cfg.queue} datapath exited (code ${code})`);
           if (!m.ready) reject(new Error(`queue ${cfg.queue}: datapath exited before its socket was ready`));
         });
@@ -88,7 +109,20 @@ export class QueuePool {
   }
 
   broadcast(msg: ToWorker): void {
-    for (const m of this.members) m.control.postMessage(msg);
+    for (const m of this.members) {
+      m.control.postMessage(msg);
+      if (m.wakeFd >= 0) ringWakeFd(m.wakeFd);
+    }
+  }
+
+  /** Ask every thread for a snapshot now; resolves when all came (or after `ms`). */
+  async refresh(ms = 200): Promise<void> {
+    const live = this.members.filter((m) => m.ready && m.wakeFd >= 0 && !m.final);
+    const all = Promise.all(live.map((m) => new Promise<void>((r) => m.waiting.push(r))));
+    this.broadcast({ type: 'snapshot' });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
   }
 
   updateForward(rules: SerializedRule[]): void {
@@ -98,6 +132,11 @@ export class QueuePool {
   /** The latest snapshot of every queue (final ones after stop()). */
   snapshots(): Snapshot[] {
     return this.members.map((m) => m.final ?? m.last).filter((s): s is Snapshot => s !== undefined);
+  }
+
+  /** Every thread's latest histograms (hdr-histogram-js compressed base64, by kind). */
+  latencies(): Record<string, string>[] {
+    return this.members.map((m) => m.latency).filter((l): l is Record<string, string> => l !== undefined);
   }
 
   get size(): number {

@@ -10,11 +10,13 @@
  *   main → datapath   { type: 'forward', rules }      forwarding rules/MACs changed
  *   main → datapath   { type: 'ports', ports }        ports changed (raw mode's socket filter)
  *   datapath → main   { type: 'snapshot', ... }       counters (periodic, and final with `final`)
+ *   main → datapath   { type: 'snapshot' }            send a snapshot now (a scrape, the stats line)
  *   main → datapath   { type: 'stop' }                stop, drain TX, final snapshot, exit
  *   datapath → main   { type: 'error', message }      then the thread exits non-zero
  *
  * main → datapath messages go through a MessagePort of their own (`control`), which the
- * datapath reads synchronously between batches (its thread never runs an event loop).
+ * datapath reads synchronously between batches; the main thread rings the datapath's eventfd
+ * (wakeFd) after each, so a thread parked in poll() sees it at once.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { BindMode } from '../afxdp/socket.js';
@@ -57,6 +59,8 @@ export interface WorkerConfig {
   feedRing?: FeedRingBuffers;
   /** Main → datapath messages (ToWorker), read synchronously between batches. */
   control: MessagePort;
+  /** An eventfd the main thread rings after each message, to wake the thread from poll(). */
+  wakeFd: number;
   /** Test hook (XSK_TEST_FAIL_AFTER): the datapath throws after this many frames. */
   failAfter?: number;
 }
@@ -108,6 +112,7 @@ export type FromWorker =
   | { type: 'error'; queue: number; message: string };
 export type ToWorker =
   | { type: 'stop' }
+  | { type: 'snapshot' }
   | { type: 'forward'; rules: SerializedRule[] }
   | { type: 'ports'; ports: number[] }
   | { type: 'mode'; mode: 'native' | 'generic' };

@@ -33,7 +33,7 @@ import { createDoorbell, createFeedRing, type FeedRingBuffers } from './feed-rin
 import { FeedIngest } from './feed-ingest.js';
 import { DatapathComponent } from './datapath-component.js';
 import { attachProgram, loadProgram } from './program.js';
-import type { DatapathKind, Snapshot, WorkerConfig } from './protocol.js';
+import type { DatapathKind, WorkerConfig } from './protocol.js';
 
 /** Each datapath's ring to the feed: room for ~50 ms of 1 Mpps of small datagrams. */
 const FEED_RING_BYTES = 4 << 20;
@@ -120,7 +120,7 @@ export async function run(c: RunContext): Promise<void> {
     const queues = k === 'raw' ? [c.queues[0]] : c.queues;
     const doorbell = createDoorbell();
     feedRings = feed ? queues.map(() => createFeedRing(FEED_RING_BYTES, doorbell)) : [];
-    const configs: Omit<WorkerConfig, 'control'>[] = queues.map((queue, i) => ({
+    const configs: Omit<WorkerConfig, 'control' | 'wakeFd'>[] = queues.map((queue, i) => ({
       kind: k,
       ifname: opts.iface,
       ifindex: c.ifindex,
@@ -186,20 +186,13 @@ export async function run(c: RunContext): Promise<void> {
   if (forwarder) forwarder.counts = () => totals(pool!.snapshots()).forward ?? { forwarded: 0, perBackend: {}, drops: {} };
 
   // Latency: the threads' latest histograms merged, plus the feed's (measured here).
-  const latestLatency = new Map<number, Record<string, string>>();
   const merged = opts.latency ? new Latency() : undefined;
   const feedLatency = feed && opts.latency ? new Latency() : undefined;
   if (feed) feed.latency = feedLatency;
-  const snapshots = (): Snapshot[] => {
-    const snaps = pool!.snapshots();
-    for (const s of snaps) if (s.latency) latestLatency.set(s.queue, s.latency);
-    return snaps;
-  };
   const latency = (): Latency | undefined => {
     if (!merged) return undefined;
-    snapshots();
     merged.reset();
-    for (const enc of latestLatency.values()) merged.addEncoded(enc);
+    for (const enc of pool!.latencies()) merged.addEncoded(enc);
     if (feedLatency) merged.rx_to_feed.add(feedLatency.rx_to_feed);
     return merged;
   };
@@ -218,6 +211,7 @@ export async function run(c: RunContext): Promise<void> {
     labels: { iface: opts.iface, queue: datapath.allQueues, mode },
     latency,
     timeSource,
+    refresh: () => pool!.refresh(),
     components,
   });
   components.push(metrics);

@@ -79,6 +79,11 @@ export const poll = libc.func('int poll(void *fds, uint64_t nfds, int timeout)')
 ) => number) & {
   async(fds: Buffer, nfds: number, timeout: number, cb: (err: unknown, res: number) => void): void;
 };
+export const EFD_CLOEXEC = 0o2000000;
+export const EFD_NONBLOCK = 0o4000;
+export const eventfd = libc.func('int eventfd(unsigned int initval, int flags)') as (initval: number, flags: number) => number;
+export const read = libc.func('long read(int fd, void *buf, size_t count)') as (fd: number, buf: Buffer, count: number) => number;
+export const write = libc.func('long write(int fd, const void *buf, size_t count)') as (fd: number, buf: Buffer, count: number) => number;
 export const if_nametoindex = libc.func('uint32_t if_nametoindex(const char *name)') as (name: string) => number;
 export const getpagesize = libc.func('int getpagesize(void)') as () => number;
 

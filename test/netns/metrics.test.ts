@@ -76,3 +76,35 @@ for (const mode of ['native', 'generic'] as const) {
     });
   });
 }
+
+describe('metrics with one queue and with --queues', () => {
+  let sb: Sandbox;
+  before(() => {
+    sb = new Sandbox({ name: 'xskm-q', rxQueues: 2, txQueues: 2, backends: 1 });
+  });
+  after(() => sb.destroy());
+
+  /** Every metric name /metrics declares (its # TYPE lines), after some traffic. */
+  async function names(queueArgs: string[]): Promise<Set<string>> {
+    const b = sb.backends[0];
+    const xsk = new XskProcess(sb, [
+      '--iface', sb.dutIf, '--port', '9000', '--forward', `9100=${b.addr}:9101`, '--mode', 'native',
+      '--metrics', '127.0.0.1:9465', '--grpc', '127.0.0.1:50571', ...queueArgs,
+    ]);
+    await xsk.up();
+    await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', '9000', '--count', '200', '--sockets', '8']);
+    const body = scrape(sb, 'http://127.0.0.1:9465/metrics');
+    xsk.signal('SIGTERM');
+    assert.equal(await xsk.exit(), 0, xsk.stderr);
+    return new Set([...body.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+  }
+
+  it('carries the same series names either way (forward drops and runtime included)', async () => {
+    const single = await names(['--queue', '0']);
+    const multi = await names(['--queues', 'all']);
+    for (const n of ['xsk_forward_dropped_total', 'xsk_forwarded_packets_total', 'xsk_datapath_gc_total', 'xsk_feed_messages_total', 'xsk_latency_seconds']) {
+      assert.ok(single.has(n), `${n} with one queue`);
+    }
+    assert.deepEqual([...multi].sort(), [...single].sort());
+  });
+});
