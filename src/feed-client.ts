@@ -22,7 +22,7 @@ import * as hdr from 'hdr-histogram-js';
 import { FeedClient, type Kind, type SubscribeOptions } from './feed/client.js';
 import { parseGrpcAddress, grpcTarget } from './feed/flags.js';
 import { checkTestMessageAt, testMessageSendNs } from './feed/mold-packet.js';
-import { initLatency } from './metrics/latency.js';
+import { initLatency } from './pipeline/latency.js';
 
 function int(v: string): number {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a non-negative integer');

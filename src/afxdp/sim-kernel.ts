@@ -7,7 +7,7 @@
  * Used by the warm start (run/warm.ts); nothing here touches a real socket.
  */
 import type { XdpPort } from './xdp-port.js';
-import { META_MAGIC, META_SIZE } from '../pipeline/rx-clock.js';
+import { META_MAGIC, META_SIZE } from '../xdp/meta.js';
 
 /** Where copy-mode AF_XDP puts received data inside a frame (XDP_PACKET_HEADROOM). */
 const HEADROOM = 256;

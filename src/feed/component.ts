@@ -7,7 +7,7 @@
 import type { Registry } from 'prom-client';
 import type { Component } from '../pipeline/stage.js';
 import { counterFrom, gaugeFrom } from '../metrics/prom.js';
-import type { Latency } from '../metrics/latency.js';
+import type { Latency } from '../pipeline/latency.js';
 import { RxClock } from '../pipeline/rx-clock.js';
 import { fmtRate } from '../util/format.js';
 import { log } from '../log.js';
@@ -102,6 +102,11 @@ export class FeedComponent implements Component, FeedCore {
     this.scheduled = false;
     this.flushAll();
   };
+
+  /** Send subscribers what is new, now (the warm start's throwaway feed calls it directly). */
+  flushNow(): void {
+    this.flushAll();
+  }
 
   private flushAll(): void {
     this.stage.flushed();

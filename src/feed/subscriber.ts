@@ -15,7 +15,7 @@
  * no object per message), so nothing refers to history slots that may be overwritten later.
  */
 import type { Filter } from './filter.js';
-import { Latency, type Histogram } from '../metrics/latency.js';
+import { Latency, type Histogram } from '../pipeline/latency.js';
 import { EventType, type History } from './history.js';
 import { BatchWriter, type EventObject } from './encode.js';
 

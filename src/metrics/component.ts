@@ -6,7 +6,7 @@
  */
 import type { Component } from '../pipeline/stage.js';
 import { log } from '../log.js';
-import type { Latency } from './latency.js';
+import type { Latency } from '../pipeline/latency.js';
 import { registerLatencyMetrics } from './latency-metrics.js';
 import { MetricsServer } from './server.js';
 

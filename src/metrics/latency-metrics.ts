@@ -3,7 +3,7 @@
  */
 import type { Registry } from 'prom-client';
 import { counterFrom, gaugeFrom } from './prom.js';
-import { LATENCY_KINDS, PERCENTILES, type Latency } from './latency.js';
+import { LATENCY_KINDS, PERCENTILES, type Latency } from '../pipeline/latency.js';
 
 /**
  * Latency as a gauge per percentile of each HDR histogram (label `percentile`: p50 ... max; a

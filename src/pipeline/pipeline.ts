@@ -9,7 +9,7 @@ import { FrameParser } from '../frame/parse.js';
 import { InvalidCounters } from '../frame/invalid-reason.js';
 import { NEXT, type Stage } from './stage.js';
 import { RxClock } from './rx-clock.js';
-import { Latency } from '../metrics/latency.js';
+import { Latency } from './latency.js';
 
 export class Pipeline implements FrameHandler {
   readonly parser = new FrameParser();

@@ -5,8 +5,9 @@
  * UMEM right before the frame. A stamp is consumed (its magic cleared) when read, so a frame
  * that arrives without one is never given a stale time: it gets the batch's userspace time.
  */
-export const META_MAGIC = 0x31b7e5c3;
-export const META_SIZE = 16;
+import { META_MAGIC, META_SIZE } from '../xdp/meta.js';
+
+export { META_MAGIC, META_SIZE };
 
 export class RxClock {
   /** CLOCK_MONOTONIC ns at the start of the current batch. */

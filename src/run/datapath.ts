@@ -18,7 +18,7 @@ import { Pipeline } from '../pipeline/pipeline.js';
 import type { Stage } from '../pipeline/stage.js';
 import { BlockingLoop } from '../pipeline/blocking-loop.js';
 import { RxClock } from '../pipeline/rx-clock.js';
-import { initLatency, Latency } from '../metrics/latency.js';
+import { initLatency, Latency } from '../pipeline/latency.js';
 import { RuntimeWatch } from '../metrics/runtime.js';
 import { ForwardStage } from '../forward/stage.js';
 import { macBytes } from '../forward/table.js';

@@ -21,8 +21,9 @@ import type { Forwarder } from '../forward/component.js';
 import { macBytes } from '../forward/table.js';
 import { interfaceMac } from '../forward/neighbours.js';
 import { createFeed } from '../feed/create.js';
+import { warmFeed } from './feed-warm.js';
 import type { FeedComponent } from '../feed/component.js';
-import { initLatency, Latency } from '../metrics/latency.js';
+import { initLatency, Latency } from '../pipeline/latency.js';
 import { MetricsComponent } from '../metrics/component.js';
 import { RuntimeWatch } from '../metrics/runtime.js';
 import { log } from '../log.js';
@@ -108,6 +109,7 @@ export async function run(c: RunContext): Promise<void> {
   const feed: FeedComponent | undefined = opts.feed
     ? createFeed(opts.feed, c.ports, () => ({ iface: opts.iface, mode, ports: forwarder ? forwarder.ports() : c.ports }), fail)
     : undefined;
+  const feedWarm = feed && opts.warm ? warmFeed({ ...opts.feed!, info: () => ({ iface: opts.iface, mode, ports: c.ports }) }) : undefined;
   const srcMac = forwarder ? interfaceMac(opts.iface) : undefined;
   if (srcMac) macBytes(srcMac); // a bad MAC fails here, not in every thread
 
@@ -177,7 +179,8 @@ export async function run(c: RunContext): Promise<void> {
   if (warm) {
     log.info(
       `warm start: ${warm.frames} synthetic frames in ${warm.ms} ms` +
-        (warm.optimized === undefined ? '' : warm.optimized ? ', hot path compiled' : `, not yet compiled: ${warm.cold?.join(', ')}`),
+        (warm.optimized === undefined ? '' : warm.optimized ? ', hot path compiled' : `, not yet compiled: ${warm.cold?.join(', ')}`) +
+        (feedWarm ? `; feed: ${feedWarm.datagrams} datagrams in ${feedWarm.ms} ms` : ''),
     );
   }
 
@@ -250,7 +253,7 @@ export async function run(c: RunContext): Promise<void> {
     };
     for (const comp of components) Object.assign(result, comp.summary?.());
     if (feed) result.feed_overflows = totals(pool!.snapshots()).feedOverflows;
-    if (warm) result.warm = warm;
+    if (warm) result.warm = { ...warm, ...(feedWarm ? { feed: feedWarm } : {}) };
     program?.close();
     log.info(`xsk stopping (${why})`);
     process.stdout.write(JSON.stringify(result) + '\n');
