@@ -2,7 +2,7 @@
  * The forwarder's lifecycle: build the table from the rules, learn each backend's next-hop MAC
  * (by hand, or from the kernel's neighbour table), keep asking for the ones still missing, and
  * reload everything from the config file on request (SIGHUP) without touching the socket or the
- * XDP program. Reports per-backend counts and drops by reason.
+ * XDP program. Reports per-backend counts, drops by reason and the partial UDP checksums completed.
  */
 import type { Component } from '../app/stage.js';
 import type { Registry } from 'prom-client';
@@ -125,7 +125,8 @@ export class Forwarder implements Component {
 
   statsLine(): string {
     const s = this.stage;
-    return `fwd ${s.forwarded} (drops: ttl ${s.ttlExpired}, unresolved ${s.unresolved})`;
+    const completed = s.checksumCompleted > 0 ? `, csum completed ${s.checksumCompleted}` : '';
+    return `fwd ${s.forwarded}${completed} (drops: ttl ${s.ttlExpired}, unresolved ${s.unresolved}, bad csum ${s.badChecksum})`;
   }
 
   metrics(reg: Registry, base: Record<string, string>): void {
@@ -139,8 +140,16 @@ export class Forwarder implements Component {
         [{ ...base, reason: 'ttl_expired' }, s.ttlExpired],
         [{ ...base, reason: 'unresolved' }, s.unresolved],
         [{ ...base, reason: 'family_mismatch' }, s.familyMismatch],
+        [{ ...base, reason: 'bad_checksum' }, s.badChecksum],
       ];
     });
+    counterFrom(
+      reg,
+      'xsk_forward_checksum_completed_total',
+      'Forwarded datagrams whose UDP checksum was partial (a local sender\'s pseudo-header sum) and was completed.',
+      labels,
+      () => [[{ ...base }, this.stage.checksumCompleted]],
+    );
   }
 
   private perBackend(): Record<string, number> {
@@ -155,7 +164,8 @@ export class Forwarder implements Component {
       forward: {
         forwarded: s.forwarded,
         per_backend: this.perBackend(),
-        drops: { ttl_expired: s.ttlExpired, unresolved: s.unresolved, family_mismatch: s.familyMismatch },
+        checksum_completed: s.checksumCompleted,
+        drops: { ttl_expired: s.ttlExpired, unresolved: s.unresolved, family_mismatch: s.familyMismatch, bad_checksum: s.badChecksum },
       },
     };
   }
