@@ -25,7 +25,8 @@
 import { Verdict } from '../port/port.js';
 import type { FrameParser } from '../frame/parse.js';
 import { NEXT, type Stage } from '../app/stage.js';
-import { csumReplace16, fold, pseudoHeaderSum, replaceWords, setWord, sumWords, word } from './checksum.js';
+import { csumReplace16, replaceWords, setWord, word } from './checksum.js';
+import { fold, pseudoHeaderSum, sumWords } from '../frame/checksum.js';
 import type { BackendSlot, ForwardTable } from './table.js';
 
 export class ForwardStage implements Stage {
