@@ -2,6 +2,7 @@
  * Incremental Internet checksum update (RFC 1624, eqn. 3): HC' = ~(~HC + ~m + m'), in 16-bit
  * one's complement arithmetic. Rewriting a field then costs a few adds instead of a pass over
  * the packet. All values are plain numbers (16-bit words); nothing allocates.
+ * (Full sums, to tell valid, partial and wrong UDP checksums apart: src/frame/checksum.ts.)
  */
 
 /** The checksum after one 16-bit word of the covered data changed from `oldWord` to `newWord`. */
@@ -39,3 +40,4 @@ export function replaceWords(buf: Uint8Array, off: number, words: Uint16Array, c
   }
   return csum;
 }
+

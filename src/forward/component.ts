@@ -2,7 +2,7 @@
  * The forwarder's lifecycle: build the table from the rules, learn each backend's next-hop MAC
  * (by hand, or from the kernel's neighbour table), keep asking for the ones still missing, and
  * reload everything from the config file on request (SIGHUP) without touching the socket or the
- * XDP program. Reports per-backend counts and drops by reason.
+ * XDP program. Reports per-backend counts, drops by reason and the partial UDP checksums completed.
  */
 import type { Component } from '../pipeline/stage.js';
 import type { Registry } from 'prom-client';
@@ -16,6 +16,8 @@ import { interfaceMac, resolve } from './neighbours.js';
 
 export interface ForwardCounts {
   forwarded: number;
+  /** Partial UDP checksums (a local sender's pseudo-header sum) completed before the rewrite. */
+  checksumCompleted: number;
   perBackend: Record<string, number>;
   drops: Record<string, number>;
 }
@@ -139,14 +141,16 @@ export class Forwarder implements Component {
     const s = this.stage;
     return {
       forwarded: s.forwarded,
+      checksumCompleted: s.checksumCompleted,
       perBackend: Object.fromEntries(s.table.backends().map((b) => [b.name, b.forwarded])),
-      drops: { ttl_expired: s.ttlExpired, unresolved: s.unresolved, family_mismatch: s.familyMismatch },
+      drops: { ttl_expired: s.ttlExpired, unresolved: s.unresolved, family_mismatch: s.familyMismatch, bad_checksum: s.badChecksum },
     };
   }
 
   statsLine(): string {
     const c = this.current();
-    return `fwd ${c.forwarded} (drops: ttl ${c.drops.ttl_expired ?? 0}, unresolved ${c.drops.unresolved ?? 0})`;
+    const completed = c.checksumCompleted > 0 ? `, csum completed ${c.checksumCompleted}` : '';
+    return `fwd ${c.forwarded}${completed} (drops: ttl ${c.drops.ttl_expired ?? 0}, unresolved ${c.drops.unresolved ?? 0}, bad csum ${c.drops.bad_checksum ?? 0})`;
   }
 
   metrics(reg: Registry, base: Record<string, string>): void {
@@ -156,6 +160,13 @@ export class Forwarder implements Component {
     );
     counterFrom(reg, 'xsk_forward_dropped_total', 'Datagrams the forwarder dropped, by reason.', [...labels, 'reason'], () =>
       Object.entries(this.current().drops).map(([reason, v]) => [{ ...base, reason }, v]),
+    );
+    counterFrom(
+      reg,
+      'xsk_forward_checksum_completed_total',
+      "Forwarded datagrams whose UDP checksum was partial (a local sender's pseudo-header sum) and was completed.",
+      labels,
+      () => [[{ ...base }, this.current().checksumCompleted]],
     );
   }
 
@@ -167,6 +178,6 @@ export class Forwarder implements Component {
 
   summary(): Record<string, unknown> {
     const c = this.current();
-    return { forward: { forwarded: c.forwarded, per_backend: this.perBackend(), drops: c.drops } };
+    return { forward: { forwarded: c.forwarded, checksum_completed: c.checksumCompleted, per_backend: this.perBackend(), drops: c.drops } };
   }
 }

@@ -15,6 +15,8 @@ export interface Datagram {
   readonly dstPort: number;
   readonly payloadOffset: number;
   readonly payloadLength: number;
+  /** The UDP length field: header and payload. */
+  readonly udpLength: number;
   /** IPv4 TTL or IPv6 hop limit. */
   readonly ttl: number;
 }

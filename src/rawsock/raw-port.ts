@@ -15,6 +15,14 @@
  * into the header room the kernel leaves in front of every frame), so the handler sees the frame
  * as it was on the wire, and a forwarded frame goes out on the same VLAN.
  *
+ * Checksums: a frame a local sender sent over a veth (or any device with checksum offload) is
+ * CHECKSUM_PARTIAL in the kernel: its UDP checksum field holds only the pseudo-header sum, for
+ * the device to finish, and AF_PACKET says so with TP_STATUS_CSUMNOTREADY in tp_status. The port
+ * finishes it in place before the handler sees the frame (when the field is the pseudo-header
+ * sum of the frame's own UDP header, as it is for a plain datagram; a partial checksum elsewhere,
+ * as in a tunnel, is left alone and counted), so the handler and whatever it forwards see a
+ * checksum as it would be on a wire. Frames from a real NIC are never partial: no cost there.
+ *
  * TX: a frame the handler wants sent is copied (same ArrayBuffer, copyWithin) into the next TX
  * frame, if that one is free (TP_STATUS_AVAILABLE); otherwise it is dropped and counted
  * (tx ring full). Frames are marked TP_STATUS_SEND_REQUEST with Atomics.store, and one sendto()
@@ -26,6 +34,8 @@ import koffi from 'koffi';
 import { Verdict, type FrameHandler, type Port } from '../port/port.js';
 import * as p from '../sys/if-packet.js';
 import { RawSocket } from './socket.js';
+import { FrameParser, PARSE_OK } from '../frame/parse.js';
+import { completePartialUdpChecksum } from '../frame/checksum.js';
 
 export interface RawPortOptions {
   ifindex: number;
@@ -81,6 +91,10 @@ export class RawPort implements Port {
   txLastErrno = 0;
   /** Frames whose outer VLAN tag the port put back inline. */
   vlanRestored = 0;
+  /** TP_STATUS_CSUMNOTREADY frames whose partial UDP checksum the port finished, and those it could not (not a plain UDP datagram's). */
+  csumCompleted = 0;
+  csumNotCompleted = 0;
+  private readonly csumParser = new FrameParser();
   /** Kernel counters, summed (PACKET_STATISTICS resets on every read). */
   private stats = { packets: 0, drops: 0, freezeQueue: 0 };
   private closed = false;
@@ -148,6 +162,7 @@ export class RawPort implements Port {
           u8[off + 15] = tci & 0xff;
           this.vlanRestored++;
         }
+        if ((status & p.TP_STATUS_CSUMNOTREADY) !== 0) this.completeChecksum(off, len);
         if (handler.frame(u8, off, len) === Verdict.Transmit) this.queueTx(off, len);
         this.next = h + u32[hw + (p.FRAME3.nextOffset >>> 2)];
         this.left--;
@@ -162,6 +177,13 @@ export class RawPort implements Port {
     }
     if (this.txUnflushed > 0) this.flushTx();
     return n;
+  }
+
+  /** Finish the partial UDP checksum of a TP_STATUS_CSUMNOTREADY frame in place (see the top). */
+  private completeChecksum(off: number, len: number): void {
+    const fp = this.csumParser;
+    if (fp.parse(this.u8, off, len) === PARSE_OK && completePartialUdpChecksum(this.u8, fp)) this.csumCompleted++;
+    else this.csumNotCompleted++;
   }
 
   /** Copy a frame into the next TX frame and mark it for sending (sent at the end of the batch). */

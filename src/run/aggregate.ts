@@ -45,8 +45,9 @@ export function totals(snaps: Snapshot[]): Totals {
     sumInto(t.runtime, s.runtime);
     sumInto(t.loop, s.loop);
     if (s.forward) {
-      t.forward ??= { forwarded: 0, perBackend: {}, drops: {} };
+      t.forward ??= { forwarded: 0, checksumCompleted: 0, perBackend: {}, drops: {} };
       t.forward.forwarded += s.forward.forwarded;
+      t.forward.checksumCompleted += s.forward.checksumCompleted;
       sumInto(t.forward.perBackend, s.forward.perBackend);
       sumInto(t.forward.drops, s.forward.drops);
     }

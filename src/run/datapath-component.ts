@@ -123,6 +123,10 @@ export class DatapathComponent implements Component {
     counterFrom(reg, 'xsk_datapath_gc_total', "Garbage collections in each datapath thread's heap, by kind.", [...labels, 'kind'],
       perKey('kind', (s) => ({ minor: s.runtime.gc_minor, major: s.runtime.gc_major })));
     counterFrom(reg, 'xsk_datapath_parks_total', 'Times a datapath thread parked in poll() with nothing to do.', labels, per((s) => s.loop.parks));
+    if (this.info.mode() === 'raw') {
+      counterFrom(reg, 'xsk_raw_checksum_completed_total', 'Raw mode: frames the kernel marked TP_STATUS_CSUMNOTREADY (partial UDP checksum, a local sender) that xsk finished.', labels,
+        per((s) => Number((s.port.raw_stats as Record<string, unknown> | undefined)?.csum_completed ?? 0)));
+    }
     if (this.info.programCounters) {
       const read = this.info.programCounters;
       counterFrom(reg, 'xsk_xdp_program_frames_total', "The XDP program's per-CPU counters, summed.", [...labels, 'counter'], () =>

@@ -159,8 +159,9 @@ function snapshot(final: boolean): Snapshot {
       : { raw_stats: rawStats(raw!) },
     forward: fwd && {
       forwarded: fwd.forwarded,
+      checksumCompleted: fwd.checksumCompleted,
       perBackend: Object.fromEntries(fwd.table.backends().map((b) => [b.name, b.forwarded])),
-      drops: { ttl_expired: fwd.ttlExpired, unresolved: fwd.unresolved, family_mismatch: fwd.familyMismatch },
+      drops: { ttl_expired: fwd.ttlExpired, unresolved: fwd.unresolved, family_mismatch: fwd.familyMismatch, bad_checksum: fwd.badChecksum },
     },
     latency: withLatency ? live.latency!.encode() : undefined,
     timeSource: pipeline.timeSource(),
@@ -184,6 +185,8 @@ function rawStats(raw: RawPort): Record<string, unknown> {
     rx_freeze_q_cnt: k.rx_freeze_q_cnt,
     qdisc_bypass: raw.socket.qdiscBypass,
     vlan_restored: raw.vlanRestored,
+    csum_completed: raw.csumCompleted,
+    csum_not_completed: raw.csumNotCompleted,
   };
 }
 

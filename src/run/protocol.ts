@@ -94,7 +94,7 @@ export interface Snapshot {
   frames?: Record<string, number>;
   /** What the port adds to the summary (bind mode; raw mode's raw_stats). */
   port: Record<string, unknown>;
-  forward?: { forwarded: number; perBackend: Record<string, number>; drops: Record<string, number> };
+  forward?: { forwarded: number; checksumCompleted: number; perBackend: Record<string, number>; drops: Record<string, number> };
   /** hdr-histogram-js compressed base64, by latency kind. */
   latency?: Record<string, string>;
   timeSource: 'kernel' | 'userspace' | 'none';

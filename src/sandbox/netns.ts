@@ -11,7 +11,11 @@
  *
  * The traffic generator runs in -gen, xsk in -dut (the device under test). Each veth gets one RX
  * and one TX queue unless asked otherwise, so a single flow can't land on a queue xsk isn't
- * bound to. Neighbour entries are static, so no datagram waits on ARP/ND. Deleting the namespaces
+ * bound to. Neighbour entries are static, so no datagram waits on ARP/ND. Checksum offload stays
+ * as veth has it (on), as on every container or VM host: datagrams from the client's sockets
+ * reach dut0 with partial UDP checksums (CHECKSUM_PARTIAL: the field holds the pseudo-header sum
+ * only), which is what xsk's users see from local senders; `clientChecksumOffload: false` turns
+ * it off on the client's devices, so its frames carry full checksums as from a real NIC. Deleting the namespaces
  * deletes the veths (and any XDP program on them); processes still running in them are killed
  * first. Addresses exist only inside the namespaces.
  */
@@ -24,6 +28,11 @@ export interface SandboxOptions {
   txQueues?: number;
   /** Backend namespaces on a bridge with the client (for forwarding tests). */
   backends?: number;
+  /**
+   * TX checksum offload on the client's devices (gen0, and br0 with backends). Default true, the
+   * veth default: local senders' datagrams leave with partial UDP checksums. false: full ones.
+   */
+  clientChecksumOffload?: boolean;
 }
 
 export interface BackendHost {
@@ -107,11 +116,8 @@ export class Sandbox {
         ip('-n', b.ns, 'link', 'set', b.dev, 'up');
         this.backends.push(b);
       }
-      // veth offloads checksums: without this the client's frames would carry partial UDP
-      // checksums that no wire ever sees, and a forwarder's incremental update would keep them
-      // partial. With it, frames look as they would on a real link.
-      for (const dev of new Set([this.genIf, clientDev])) {
-        execFileSync('ip', ['netns', 'exec', this.gen, 'ethtool', '-K', dev, 'tx', 'off'], { stdio: 'ignore' });
+      if (opts.clientChecksumOffload === false) {
+        for (const dev of new Set([this.genIf, clientDev])) this.exec(this.gen, 'ethtool', ['-K', dev, 'tx', 'off']);
       }
       this.genMac = macOf(this.gen, clientDev);
       this.dutMac = macOf(this.dut, this.dutIf);
@@ -135,6 +141,16 @@ export class Sandbox {
 
   exec(ns: string, cmd: string, args: string[]): string {
     return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  /**
+   * A namespace's kernel UDP error counters (IPv4 and IPv6 together), since it was made:
+   * datagrams dropped for a bad checksum, and for a full socket buffer (a slow receiver).
+   */
+  udpErrors(ns: string): { csum: number; rcvbuf: number } {
+    const out = this.exec(ns, 'nstat', ['-az', '-s', 'UdpInCsumErrors', 'Udp6InCsumErrors', 'UdpRcvbufErrors', 'Udp6RcvbufErrors']);
+    const v = (name: string) => Number(new RegExp(`^${name}\\s+(\\d+)`, 'm').exec(out)?.[1] ?? NaN);
+    return { csum: v('UdpInCsumErrors') + v('Udp6InCsumErrors'), rcvbuf: v('UdpRcvbufErrors') + v('Udp6RcvbufErrors') };
   }
 
   /** The XDP attachment of an interface, as `ip link` shows it ('' when none). */

@@ -7,6 +7,7 @@ import { NEXT } from '../../src/pipeline/stage.js';
 import { ForwardStage } from '../../src/forward/stage.js';
 import { ForwardTable, macBytes } from '../../src/forward/table.js';
 import { csumReplace16 } from '../../src/forward/checksum.js';
+import { pseudoHeaderSum, sumWords } from '../../src/frame/checksum.js';
 import { parseForward, parseNeighbor, mergeConfig, allPorts, RuleError, parseBackend } from '../../src/forward/rules.js';
 import { buildUdpFrame, ipv4Checksum, udpChecksum, parseIp, onesComplementSum } from '../helpers/frames.js';
 import { mulberry32 } from '../helpers/prng.js';
@@ -129,6 +130,150 @@ describe('forward stage', () => {
     assert.equal(s.familyMismatch, 1);
     assert.equal(forward(s, buildUdpFrame({ dstPort: 9001 })).verdict, NEXT);
     assert.equal(s.forwarded, 0);
+  });
+});
+
+/**
+ * Where the UDP header sits in a frame built by buildUdpFrame, and the pseudo-header sum of it,
+ * computed here independently of the stage (folded, not complemented), as a Linux sender leaves
+ * it in the checksum field of a CHECKSUM_PARTIAL datagram.
+ */
+function udpOf(frame: Uint8Array) {
+  const p = new FrameParser();
+  assert.equal(p.parse(frame, 0, frame.length), -1);
+  const alen = p.ipVersion === 4 ? 4 : 16;
+  const src = frame.subarray(p.srcAddrOffset, p.srcAddrOffset + alen);
+  const dst = frame.subarray(p.dstAddrOffset, p.dstAddrOffset + alen);
+  let pseudo = onesComplementSum(dst, onesComplementSum(src)) + 17 + p.udpLength;
+  while (pseudo > 0xffff) pseudo = (pseudo & 0xffff) + (pseudo >>> 16);
+  return { l4: p.l4Offset, len: p.udpLength, pseudo, src, dst };
+}
+
+/** Make a built frame look as a local sender's would on a veth with offload on. */
+function makePartial(frame: Uint8Array): Uint8Array {
+  const u = udpOf(frame);
+  frame[u.l4 + 6] = u.pseudo >> 8;
+  frame[u.l4 + 7] = u.pseudo & 0xff;
+  return frame;
+}
+
+/** Set the last two payload bytes (at an even distance from the UDP header) so that the checksum field must hold `want`. */
+function forceChecksum(frame: Uint8Array, want: number): Uint8Array {
+  const u = udpOf(frame);
+  const at = u.l4 + u.len - 2 - (u.len % 2);
+  frame[at] = frame[at + 1] = 0;
+  frame[u.l4 + 6] = frame[u.l4 + 7] = 0;
+  // want = ~(pseudo + rest + w): pick w = ~want - pseudo - rest (one's complement).
+  const rest = onesComplementSum(frame.subarray(u.l4, u.l4 + u.len), u.pseudo);
+  let w = (~want & 0xffff) + (~rest & 0xffff);
+  w = (w & 0xffff) + (w >>> 16);
+  frame[at] = w >> 8;
+  frame[at + 1] = w & 0xff;
+  frame[u.l4 + 6] = want >> 8;
+  frame[u.l4 + 7] = want & 0xff;
+  return frame;
+}
+
+describe('forward stage, partial and bad UDP checksums', () => {
+  it('completes partial checksums (pseudo-header sum only) on random frames, IPv4 and IPv6, odd lengths', () => {
+    const rnd = mulberry32(1624);
+    let expected = 0;
+    const s4 = stageFor('9000=10.9.8.7:7000', { '10.9.8.7': '02:00:00:00:00:04' });
+    const s6 = stageFor('9000=[fd00:9::87]:7000', { 'fd00:9::87': '02:00:00:00:00:06' });
+    for (let i = 0; i < 3000; i++) {
+      const v = rnd() < 0.5 ? 4 : 6;
+      const payload = Uint8Array.from({ length: (rnd() * 1473) | 0 }, () => (rnd() * 256) | 0);
+      const frame = buildUdpFrame({
+        ipVersion: v,
+        srcIp: v === 4 ? `10.${(rnd() * 256) | 0}.${(rnd() * 256) | 0}.${(rnd() * 256) | 0}` : `fd00::${((rnd() * 65536) | 0).toString(16)}:${((rnd() * 65536) | 0).toString(16)}`,
+        dstPort: 9000,
+        srcPort: 1 + ((rnd() * 65535) | 0),
+        payload,
+        vlans: rnd() < 0.2 ? [{ id: 7 }] : [],
+        ihl: v === 4 && rnd() < 0.2 ? 6 + ((rnd() * 10) | 0) : undefined,
+      });
+      const partial = rnd() < 0.5;
+      if (partial) {
+        makePartial(frame);
+        expected++;
+      }
+      const s = v === 4 ? s4 : s6;
+      const { verdict, out } = forward(s, frame);
+      assert.equal(verdict, Verdict.Transmit);
+      assertValid(out, v); // against a full recomputation over the rewritten frame
+    }
+    assert.equal(s4.checksumCompleted + s6.checksumCompleted, expected);
+    assert.equal(s4.badChecksum + s6.badChecksum, 0);
+    assert.equal(s4.forwarded + s6.forwarded, 3000);
+  });
+
+  it('completes a partial checksum whose sum comes out 0 as 0xffff', () => {
+    const s = stageFor('9000=10.0.0.2:9000', { '10.0.0.2': '02:00:00:00:00:02' });
+    // Same address and port as the backend's, so the rewrite leaves the checksum as completed.
+    const frame = forceChecksum(buildUdpFrame({ dstPort: 9000, dstIp: '10.0.0.2', payload: 41 }), 0xffff);
+    const { verdict, out } = forward(s, makePartial(frame));
+    assert.equal(verdict, Verdict.Transmit);
+    const p = assertValid(out, 4);
+    assert.equal((out[p.l4Offset + 6] << 8) | out[p.l4Offset + 7], 0xffff);
+    assert.equal(s.checksumCompleted, 1);
+  });
+
+  it('forwards a valid checksum that equals the pseudo-header sum unchanged, counted as completed (the documented ambiguity)', () => {
+    for (const v of [4, 6] as const) {
+      const s = stageFor(v === 4 ? '9000=10.1.1.1:7000' : '9000=[fd00::11]:7000', { [v === 4 ? '10.1.1.1' : 'fd00::11']: '02:00:00:00:00:01' });
+      const frame = buildUdpFrame({ ipVersion: v, dstPort: 9000, payload: 100 });
+      forceChecksum(frame, udpOf(frame).pseudo);
+      assert.equal(new FrameParser({ verifyUdpChecksum: true }).parse(frame, 0, frame.length), -1, 'fixture is valid');
+      const { verdict, out } = forward(s, frame);
+      assert.equal(verdict, Verdict.Transmit);
+      assertValid(out, v);
+      assert.equal(s.checksumCompleted, 1);
+    }
+  });
+
+  it('drops and counts a wrong checksum (neither valid nor partial), IPv4 and IPv6, and an IPv6 checksum of 0', () => {
+    const s4 = stageFor('9000=10.1.1.1:7000', { '10.1.1.1': '02:00:00:00:00:01' });
+    const s6 = stageFor('9000=[fd00::11]:7000', { 'fd00::11': '02:00:00:00:00:01' });
+    const cases: [ForwardStage, Uint8Array][] = [
+      [s4, buildUdpFrame({ dstPort: 9000, badUdpChecksum: true })],
+      [s4, buildUdpFrame({ dstPort: 9000, udpChecksum: 0x1234, payload: 77 })],
+      [s6, buildUdpFrame({ ipVersion: 6, dstPort: 9000, badUdpChecksum: true })],
+      [s6, buildUdpFrame({ ipVersion: 6, dstPort: 9000, udpChecksum: 0 })],
+    ];
+    // A pseudo-header sum for other addresses (a NAT in front rewrote the source and left the
+    // partial checksum alone) is neither: wrong. (The payload is not in a partial checksum, so
+    // a partial one never goes stale when only the payload changes.)
+    const natted = makePartial(buildUdpFrame({ dstPort: 9000, payload: 50, srcIp: '10.0.0.1' }));
+    natted.set([10, 0, 0, 99], udpOf(natted).src.byteOffset);
+    const ip = natted.subarray(14, 34);
+    const hc = ipv4Checksum(ip);
+    natted[24] = hc >> 8;
+    natted[25] = hc & 0xff;
+    cases.push([s4, natted]);
+    for (const [s, frame] of cases) {
+      const { verdict, out } = forward(s, frame);
+      assert.equal(verdict, Verdict.Drop);
+      assert.deepEqual(out, frame, 'a dropped frame is left as it came');
+    }
+    assert.equal(s4.badChecksum, 3);
+    assert.equal(s6.badChecksum, 2);
+    assert.equal(s4.forwarded + s6.forwarded + s4.checksumCompleted + s6.checksumCompleted, 0);
+    // An IPv4 checksum of 0 ("none") is not wrong: it is forwarded as 0.
+    assert.equal(forward(s4, buildUdpFrame({ dstPort: 9000, udpChecksum: 0 })).verdict, Verdict.Transmit);
+    assert.equal(s4.badChecksum, 3);
+  });
+
+  it('sums words as a plain byte-pair sum does, at any alignment and length', () => {
+    const rnd = mulberry32(5);
+    const buf = Uint8Array.from({ length: 4096 }, () => (rnd() * 256) | 0);
+    for (let i = 0; i < 2000; i++) {
+      const from = (rnd() * 2000) | 0;
+      const n = (rnd() * 1600) | 0;
+      assert.equal(sumWords(buf, from, from + n), onesComplementSum(buf.subarray(from, from + n)) || (n === 0 ? 0 : 0xffff));
+    }
+    const f = buildUdpFrame({ ipVersion: 6, payload: 3 });
+    const u = udpOf(f);
+    assert.equal(pseudoHeaderSum(f, u.src.byteOffset, u.dst.byteOffset, 16, u.len), u.pseudo);
   });
 });
 
