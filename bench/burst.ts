@@ -18,6 +18,9 @@
  * the same idle start, for each receiver, --runs times: rx_to_user p50/p99 (with 50 samples the
  * p99 is the largest but one or so).
  *
+ * Others share this machine: each run records the load average and how long the receiver's main
+ * thread waited for a CPU (schedstat run_delay) from just before the traffic until it was
+ * stopped: a run with tens of ms there measured the neighbours as much as the receiver.
  * Medians over the runs; prints a table per burst size and writes bench/results/burst.json.
  *   sudo node --import tsx bench/burst.ts [--runs 3] [--sizes 4000,20000,100000] [--idle 5]
  *        [--settle 500] [--busy-poll 200] [--sparse-rate 10] [--sparse-seconds 5] [--no-sparse]
@@ -97,10 +100,15 @@ interface Run {
   latency: Lat | null;
   /** The 1-minute load average when the run started (others share this machine). */
   load1: number;
+  /**
+   * ms the receiver's main thread spent runnable but waiting for a CPU (schedstat run_delay)
+   * from just before the traffic until the receiver was stopped: time it lost to others.
+   */
+  wait_ms: number;
 }
 
 /** A receiver, started fresh and up, main thread on CPU 1; stop() gives its summary. */
-async function start(sb: Sandbox, who: Who): Promise<{ stop: () => Promise<Record<string, any>> }> {
+async function start(sb: Sandbox, who: Who): Promise<{ pid: number; stop: () => Promise<Record<string, any>> }> {
   if (who === 'xsk') {
     const x = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', 'native', '--stats-interval', '0', '--busy-poll', String(busyPoll), '--duration', '60']);
     try {
@@ -111,6 +119,7 @@ async function start(sb: Sandbox, who: Who): Promise<{ stop: () => Promise<Recor
       throw e;
     }
     return {
+      pid: x.child.pid!,
       stop: async () => {
         x.signal('SIGTERM');
         const code = await x.exit(10000);
@@ -127,12 +136,20 @@ async function start(sb: Sandbox, who: Who): Promise<{ stop: () => Promise<Recor
     ref.child.kill('SIGKILL');
     throw e;
   }
-  return { stop: () => ref.stop() };
+  return { pid: ref.pid, stop: () => ref.stop() };
 }
 
 const load1 = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+/** ns a thread has spent waiting on a run queue (/proc/PID/task/TID/schedstat, second field). */
+const runDelayNs = (pid: number) => {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]);
+  } catch {
+    return NaN;
+  }
+};
 
-function result(who: Who, sent: number, s: Record<string, any>, load: number, genPps?: number): Run {
+function result(who: Who, sent: number, s: Record<string, any>, load: number, waitNs: number, genPps?: number): Run {
   const l = s.latency?.rx_to_user;
   return {
     who,
@@ -145,6 +162,7 @@ function result(who: Who, sent: number, s: Record<string, any>, load: number, ge
     gen_pps: genPps,
     latency: l ? { count: l.count, p50_us: l.p50_us, p90_us: l.p90_us, p99_us: l.p99_us, max_us: l.max_us, first_us: l.first_us } : null,
     load1: load,
+    wait_ms: Math.round(waitNs / 1e4) / 100,
   };
 }
 
@@ -153,14 +171,17 @@ async function burst(sb: Sandbox, who: Who, size: number): Promise<Run> {
   const rx = await start(sb, who);
   let s: Record<string, any>;
   let g!: ReturnType<typeof generate>;
+  let waitNs = NaN;
   try {
     await sleep(idleS * 1000);
+    const w0 = runDelayNs(rx.pid);
     g = generate(sb, PORT, size, 10);
     await sleep(settleMs);
+    waitNs = runDelayNs(rx.pid) - w0;
   } finally {
     s = await rx.stop();
   }
-  return result(who, g.sent, s, load, g.pps);
+  return result(who, g.sent, s, load, waitNs, g.pps);
 }
 
 async function sparse(sb: Sandbox, who: Who): Promise<Run> {
@@ -168,17 +189,20 @@ async function sparse(sb: Sandbox, who: Who): Promise<Run> {
   const rx = await start(sb, who);
   let s: Record<string, any>;
   let sent = 0;
+  let waitNs = NaN;
   try {
     await sleep(idleS * 1000);
+    const w0 = runDelayNs(rx.pid);
     const count = Math.round(sparseRate * sparseSeconds);
     const out = sb.exec(sb.gen, 'taskset', ['-c', '0', MOLD_SEND, '--to', sb.dutAddr, '--port', String(PORT), '--count', String(count), '--messages', '1', '--size', '16',
       '--rate', String(sparseRate), '--seconds', String(sparseSeconds + 2)]);
     sent = JSON.parse(out.trim().split('\n').pop()!).sent;
     await sleep(settleMs);
+    waitNs = runDelayNs(rx.pid) - w0;
   } finally {
     s = await rx.stop();
   }
-  return result(who, sent, s, load);
+  return result(who, sent, s, load, waitNs);
 }
 
 const median = (xs: number[]) => {
@@ -200,6 +224,7 @@ function summarize(rs: Run[]) {
     first_us: median(rs.map((r) => r.latency?.first_us ?? NaN)),
     gen_mpps: median(rs.map((r) => (r.gen_pps ?? NaN) / 1e6)),
     load1: median(rs.map((r) => r.load1)),
+    wait_ms: median(rs.map((r) => r.wait_ms)),
   };
 }
 
@@ -210,7 +235,7 @@ const line = (key: string, r: Run) =>
   console.log(
     `${key.padEnd(18)} ${String(r.received).padStart(7)}/${r.sent} received, rx_ring_full ${r.rx_ring_full}, rx_dropped ${r.rx_dropped}` +
       (r.gen_pps ? `, gen ${(r.gen_pps / 1e6).toFixed(2)} Mpps` : '') +
-      `, load ${r.load1}` +
+      `, load ${r.load1}, waited ${r.wait_ms} ms for a CPU` +
       (r.latency ? `, rx_to_user p50 ${r.latency.p50_us} µs p99 ${r.latency.p99_us} µs max ${r.latency.max_us} µs${r.latency.first_us !== undefined ? ` first ${r.latency.first_us} µs` : ''}` : ', no latency'),
   );
 
@@ -260,6 +285,7 @@ for (const b of bursts) {
       'p99 µs': fmt(b[k].p99_us, 1),
       'max µs': fmt(b[k].max_us, 1),
       load: b[k].load1,
+      'CPU wait ms': b[k].wait_ms,
     })),
   );
   console.log(`xsk/C: p50 ${fmt(b.p50_xsk_over_c, 1)}x, p99 ${fmt(b.p99_xsk_over_c, 1)}x`);
@@ -277,6 +303,8 @@ if (!values['no-sparse']) {
       'p50 µs': fmt(s.p50_us, 1),
       'p99 µs': fmt(s.p99_us, 1),
       'max µs': fmt(s.max_us, 1),
+      load: s.load1,
+      'CPU wait ms': s.wait_ms,
     })),
   );
   console.log(`xsk/C: p50 ${fmt(x.p50_us / c.p50_us, 1)}x, p99 ${fmt(x.p99_us / c.p99_us, 1)}x`);
