@@ -251,6 +251,9 @@ function trend(key: 'rss_bytes' | 'old_space_bytes' | 'client_rss_bytes') {
     fit: { x0, x1, slope: f.slope, intercept: f.intercept },
   };
 }
+/** Major GCs (mark-compact) during the window: without one, old space only grows. */
+const majors = after.map((s) => s.gc_major).filter((v): v is number => v !== null);
+const majorGcs = majors.length ? majors[majors.length - 1] - majors[0] : NaN;
 const rssTrend = trend('rss_bytes');
 const oldTrend = trend('old_space_bytes');
 const clientTrend = trend('client_rss_bytes');
@@ -268,6 +271,10 @@ console.log(`\nsoak: ${minutes} min, ${sent} frames sent in ${chunks} chunks at 
   `subscriber got ${client?.messages} (skipped ${client?.skipped}, status ${client?.status?.code ?? client?.status ?? '?'}); ${samples.length} samples, ${scrapeErrors} scrape errors`);
 say('xsk RSS', rssTrend);
 say('xsk V8 old space', oldTrend);
+console.log(
+  `xsk major GCs in the window: ${majorGcs}` +
+    (majorGcs === 0 ? ' — none, so old space could only grow: what the young generation promotes waits for the first mark-compact; a longer soak (--minutes 10) tells a leak from that' : ''),
+);
 say('subscriber RSS', clientTrend);
 console.log(`rx_ring_full: ${ringFull[0] ?? '-'} → ${ringFull[ringFull.length - 1] ?? '-'} (${rxs.length ? ((ringFull[ringFull.length - 1] ?? 0) / Math.max(1, sent)).toFixed(3) : '-'} of frames sent)`);
 
@@ -291,7 +298,7 @@ const result = {
   },
   subscriber: client,
   rss: { ...rssTrend, fit: undefined },
-  old_space: { ...oldTrend, fit: undefined },
+  old_space: { ...oldTrend, fit: undefined, major_gcs_in_window: majorGcs },
   subscriber_rss: { ...clientTrend, fit: undefined },
   scrape_errors: scrapeErrors,
   samples,

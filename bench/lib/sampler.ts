@@ -40,6 +40,9 @@ const SERIES: Record<string, RegExp> = {
   gc_major: /^nodejs_gc_duration_seconds_count\{kind="major"\} (\S+)$/m,
 };
 
+/** prom-client shows a GC kind's series only after the first GC of that kind: absent means none. */
+const ZERO_UNTIL_SEEN = { gc_major: true };
+
 function rss(pid: string | undefined): number | null {
   if (!pid) return null;
   try {
@@ -60,7 +63,7 @@ for (let next = Date.now(); !stop && Date.now() < deadline; ) {
   const sample: Record<string, unknown> = { t, rss_bytes: rss(values.pid), rss2_bytes: rss(values.pid2) };
   try {
     const body = await (await fetch(url, { signal: AbortSignal.timeout(Math.max(interval - 100, 500)) })).text();
-    sample.metrics = Object.fromEntries(Object.entries(SERIES).map(([k, re]) => [k, Number(re.exec(body)?.[1] ?? NaN)]));
+    sample.metrics = Object.fromEntries(Object.entries(SERIES).map(([k, re]) => [k, Number(re.exec(body)?.[1] ?? (k in ZERO_UNTIL_SEEN ? 0 : NaN))]));
   } catch (e) {
     sample.error = (e as Error).message;
   }
