@@ -261,16 +261,21 @@ const ringFull = traffic.map((s) => s.rx_ring_full).filter((v): v is number => v
 const rxs = traffic.map((s) => s.rx_packets).filter((v): v is number => v !== null);
 const scrapeErrors = samples.filter((s) => s.error).length;
 
-const say = (name: string, t: ReturnType<typeof trend>) =>
+/**
+ * Old space without a major GC in the window can only grow (promotions wait for the first
+ * mark-compact): growth there, even under the limit, decides nothing.
+ */
+const oldVerdict = !oldTrend.flat ? 'NOT FLAT' : majorGcs === 0 && oldTrend.growth_over_window_mib > 0.5 ? 'UNDECIDED (growing, no major GC yet)' : 'FLAT';
+const say = (name: string, t: ReturnType<typeof trend>, verdict = t.flat ? 'FLAT' : 'NOT FLAT') =>
   console.log(
-    `${name}: ${t.flat ? 'FLAT' : 'NOT FLAT'} after ${warmEnd.toFixed(0)} s warm-up: mean ${t.mean_mib.toFixed(1)} MiB (${t.min_mib.toFixed(1)}–${t.max_mib.toFixed(1)}), ` +
+    `${name}: ${verdict} after ${warmEnd.toFixed(0)} s warm-up: mean ${t.mean_mib.toFixed(1)} MiB (${t.min_mib.toFixed(1)}–${t.max_mib.toFixed(1)}), ` +
       `slope ${t.slope_mib_per_min.toFixed(3)} MiB/min, ${t.growth_over_window_mib >= 0 ? '+' : ''}${t.growth_over_window_mib.toFixed(2)} MiB over ${(t.window_s[1] - t.window_s[0]).toFixed(0)} s (limit ±${t.flat_limit_mib.toFixed(1)})`,
   );
 console.log(`\nsoak: ${minutes} min, ${sent} frames sent in ${chunks} chunks at ${(sent / genSeconds / 1e6).toFixed(2)} Mpps (generator time ${genSeconds.toFixed(0)} s); ` +
   `xsk received ${xskSummary.rx_packets}, rx_ring_full ${xskSummary.xdp_stats?.rx_ring_full}, feed took ${xskSummary.feed?.messages}; ` +
   `subscriber got ${client?.messages} (skipped ${client?.skipped}, status ${client?.status?.code ?? client?.status ?? '?'}); ${samples.length} samples, ${scrapeErrors} scrape errors`);
 say('xsk RSS', rssTrend);
-say('xsk V8 old space', oldTrend);
+say('xsk V8 old space', oldTrend, oldVerdict);
 console.log(
   `xsk major GCs in the window: ${majorGcs}` +
     (majorGcs === 0 ? ' — none, so old space could only grow: what the young generation promotes waits for the first mark-compact; a longer soak (--minutes 10) tells a leak from that' : ''),
@@ -298,7 +303,7 @@ const result = {
   },
   subscriber: client,
   rss: { ...rssTrend, fit: undefined },
-  old_space: { ...oldTrend, fit: undefined, major_gcs_in_window: majorGcs },
+  old_space: { ...oldTrend, fit: undefined, major_gcs_in_window: majorGcs, verdict: oldVerdict },
   subscriber_rss: { ...clientTrend, fit: undefined },
   scrape_errors: scrapeErrors,
   samples,
