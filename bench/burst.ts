@@ -107,8 +107,25 @@ interface Run {
   wait_ms: number;
 }
 
-/** A receiver, started fresh and up, main thread on CPU 1; stop() gives its summary. */
-async function start(sb: Sandbox, who: Who): Promise<{ pid: number; stop: () => Promise<Record<string, any>> }> {
+type Receiver = { pid: number; stop: () => Promise<Record<string, any>> };
+
+/**
+ * A receiver, started fresh and up, main thread on CPU 1. The kernel lets go of the previous
+ * receiver's AF_XDP socket on the queue a little after that process exits (longer on a busy
+ * machine), and binding meanwhile fails with EBUSY: then try again, for up to 5 s.
+ */
+async function start(sb: Sandbox, who: Who): Promise<Receiver> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(sb, who);
+    } catch (e) {
+      if (attempt >= 10 || !/EBUSY|resource busy/i.test(String((e as Error).message))) throw e;
+      await sleep(500);
+    }
+  }
+}
+
+async function startOnce(sb: Sandbox, who: Who): Promise<Receiver> {
   if (who === 'xsk') {
     const x = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', 'native', '--stats-interval', '0', '--busy-poll', String(busyPoll), '--duration', '60']);
     try {
