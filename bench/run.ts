@@ -3,9 +3,12 @@
  * Cases alternate (round r runs every case once) to spread noise evenly; each reports the
  * median of its runs. Prints a table and the ratios, writes bench/results/bench.json and a
  * chart (bench.svg / bench.png). Bounded: each run sends --count frames and stops within 10 s.
- *   sudo npm run bench -- [--runs 3] [--count 5000000] [--only 'xsk rx native,node dgram rx']
+ * Then (unless --only or --skip-burst) bench/burst.ts with the same --runs: bursts after an idle
+ * start and sparse traffic, xsk against the C reference (bench/results/burst.json).
+ *   sudo npm run bench -- [--runs 3] [--count 5000000] [--only 'xsk rx native,node dgram rx'] [--skip-burst]
  */
 import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from '../src/sandbox/netns.js';
@@ -18,6 +21,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     count: { type: 'string', default: '5000000' },
     only: { type: 'string' },
+    'skip-burst': { type: 'boolean', default: false },
   },
 });
 const runs = Number(values.runs);
@@ -75,3 +79,13 @@ const result = { date: new Date().toISOString(), count, runs, cases: table, rati
 writeFileSync(`${OUT}bench.json`, JSON.stringify(result, null, 2) + '\n');
 const png = writeChart(`${OUT}bench.svg`, barChart(`xsk on a veth sandbox, ${count} frames x ${runs} runs (median)`, table.map((t) => ({ label: t.case, value: t.mpps })), 'Mpps'));
 console.log(`wrote ${OUT}bench.json${png ? ` and ${png}` : ''}`);
+
+if (!values.only && !values['skip-burst']) {
+  console.log('\nbursts after an idle start (bench/burst.ts):');
+  const burst = fileURLToPath(new URL('./burst.ts', import.meta.url));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', burst, '--runs', String(runs)], { stdio: 'inherit', timeout: 15 * 60_000 });
+  if (r.status !== 0) {
+    process.stderr.write(`bench/burst.ts failed (${r.status ?? r.signal})\n`);
+    process.exitCode = 1;
+  }
+}

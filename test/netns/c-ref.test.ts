@@ -50,6 +50,12 @@ describe('C reference (xsk_ref), native mode', () => {
     assert.equal(s.xdp_program.redirected, 3000);
     assert.ok(s.xdp_program.passed >= 100, JSON.stringify(s.xdp_program));
     assert.equal(typeof s.cpu_s, 'number');
+    // Every frame carried the XDP program's receive stamp and gave one latency sample.
+    assert.equal(s.latency.unstamped, 0, JSON.stringify(s.latency));
+    assert.equal(s.latency.rx_to_user.count, 3000, JSON.stringify(s.latency));
+    const l = s.latency.rx_to_user;
+    assert.ok(l.p50_us > 0 && l.p50_us <= l.p90_us && l.p90_us <= l.p99_us && l.p99_us <= l['p99.9_us'] && l['p99.9_us'] <= l.max_us, JSON.stringify(l));
+    assert.ok(l.max_us < 10e6 && l.first_us <= l.max_us, JSON.stringify(l));
     assert.equal(await waitNoXdp(sb), '', 'no XDP program left after SIGTERM');
   });
 
