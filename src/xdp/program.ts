@@ -16,6 +16,12 @@ import * as bpf from '../sys/libbpf.js';
 
 export type AttachMode = 'native' | 'generic';
 
+const EINVAL = 22;
+const EOPNOTSUPP = 95;
+const ENOTSUPP = 524;
+/** Whether bpf_map_update_batch works on the ports array (found out on first use). */
+let batchUpdate = true;
+
 const COUNTER_NAMES = ['seen', 'redirected', 'passed', 'meta_failed'] as const;
 export type ProgramCounters = Record<(typeof COUNTER_NAMES)[number], number>;
 
@@ -54,23 +60,43 @@ export class XdpProgram {
     }
   }
 
-  /** Replace the set of steered UDP destination ports; takes effect at once, no reattach. */
+  /**
+   * Replace the set of steered UDP destination ports; takes effect at once, no reattach. The
+   * `ports` map is an array with an entry for every port (1 = steer), so any set fits: only the
+   * entries that change are written, in one bpf_map_update_batch (per entry where the kernel
+   * has no batch op for arrays). Throws on a port outside 1-65535 before writing anything.
+   */
   setPorts(ports: Iterable<number>): void {
     const next = new Set(ports);
-    const key = Buffer.alloc(2);
-    const one = Buffer.from([1]);
-    for (const p of next) {
-      if (this.portSet.has(p)) continue;
-      key.writeUInt16LE(p);
-      const r = bpf.bpf_map_update_elem(this.portsFd, key, one, 0);
-      if (r < 0) throw new SysError('bpf_map_update_elem(ports)', -r, `port ${p}`);
-    }
-    for (const p of this.portSet) {
-      if (next.has(p)) continue;
-      key.writeUInt16LE(p);
-      bpf.bpf_map_delete_elem(this.portsFd, key);
-    }
+    for (const p of next) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new Error(`port ${p} is outside 1-65535`);
+    const changes: [number, number][] = [];
+    for (const p of next) if (!this.portSet.has(p)) changes.push([p, 1]);
+    for (const p of this.portSet) if (!next.has(p)) changes.push([p, 0]);
+    if (changes.length > 0) this.writePorts(changes);
     this.portSet = next;
+  }
+
+  private writePorts(changes: [number, number][]): void {
+    const keys = Buffer.alloc(4 * changes.length);
+    const values = Buffer.alloc(changes.length);
+    changes.forEach(([p, v], i) => {
+      keys.writeUInt32LE(p, 4 * i);
+      values[i] = v;
+    });
+    if (batchUpdate) {
+      const count = [changes.length];
+      const r = bpf.bpf_map_update_batch(this.portsFd, keys, values, count, { sz: koffi.sizeof(bpf.bpf_map_batch_opts), elem_flags: 0, flags: 0 });
+      if (r === 0) return;
+      // No batch op for this map type here (older kernels): one entry at a time, from the start.
+      if (-r !== EINVAL && -r !== ENOTSUPP && -r !== EOPNOTSUPP) throw new SysError('bpf_map_update_batch(ports)', -r);
+      batchUpdate = false;
+    }
+    const one = Buffer.alloc(1);
+    changes.forEach(([p, v], i) => {
+      one[0] = v;
+      const r = bpf.bpf_map_update_elem(this.portsFd, keys.subarray(4 * i, 4 * i + 4), one, 0);
+      if (r < 0) throw new SysError('bpf_map_update_elem(ports)', -r, `port ${p}`);
+    });
   }
 
   ports(): number[] {
