@@ -5,7 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
-import { feedServiceDefinition } from './proto.js';
+import { decodeSubscribeRequest, feedServiceDefinition } from './proto.js';
 import { grpcTarget } from './flags.js';
 import type { BatchSink } from './subscriber.js';
 import { checkTlsFiles } from './flags.js';
@@ -63,7 +63,8 @@ export class FeedServer {
     // Subscribe's batches arrive already encoded (see subscriber.ts): pass them through.
     const service = {
       ...def,
-      Subscribe: { ...def.Subscribe, responseSerialize: (b: Uint8Array) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)) },
+      // Requests with their uint64 fields exact (decimal strings), see decodeSubscribeRequest.
+      Subscribe: { ...def.Subscribe, requestDeserialize: (b: Buffer) => decodeSubscribeRequest(b), responseSerialize: (b: Uint8Array) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)) },
     };
     this.server.addService(service, {
       Subscribe: (call: grpc.ServerWritableStream<Record<string, any>, Uint8Array>) => this.subscribe(call),
