@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { close } from '../sys/libc.js';
 import { SysError } from '../sys/errors.js';
 import * as bpf from '../sys/libbpf.js';
+import { log } from '../log.js';
 
 export type AttachMode = 'native' | 'generic';
 
@@ -127,7 +128,7 @@ export class XdpProgram {
     const flags = mode === 'native' ? bpf.XDP_FLAGS_DRV_MODE : bpf.XDP_FLAGS_SKB_MODE;
     const existing = attachedPrograms(ifindex);
     if (existing.length > 0) {
-      const what = existing.map((e) => `program id ${e.id} (${e.mode})`).join(', ');
+      const what = existing.map(describeProgram).join(', ');
       if (!force) {
         throw new Error(
           `${ifname} already has an XDP ${what}; refusing to replace it (use --force, or remove it with: ip link set dev ${ifname} xdp off)`,
@@ -142,6 +143,7 @@ export class XdpProgram {
             `${ifname} ${what} is held by a bpf_link of another process; stop that process first`,
           );
         }
+        log.warn(`--force: replaced the XDP ${describeProgram(e)} on ${ifname}`);
       }
     }
     const opts = { sz: koffi.sizeof(bpf.bpf_link_create_opts), flags };
@@ -190,9 +192,41 @@ export class XdpProgram {
   }
 }
 
-/** XDP programs attached to an interface, per mode. */
-export function attachedPrograms(ifindex: number): { id: number; mode: AttachMode | 'offload' }[] {
-  const found: { id: number; mode: AttachMode | 'offload' }[] = [];
+export interface AttachedProgram {
+  id: number;
+  mode: AttachMode | 'offload';
+  /** The program's name and tag (hex), when the kernel still has it and lets us see it. */
+  name?: string;
+  tag?: string;
+}
+
+/** `program id 42 "xdp_drop" (native, tag 0123456789abcdef)`. */
+export function describeProgram(p: AttachedProgram): string {
+  return `program id ${p.id}${p.name !== undefined ? ` "${p.name}"` : ''} (${p.mode}${p.tag ? `, tag ${p.tag}` : ''})`;
+}
+
+/**
+ * A loaded program's name and tag by id (bpf_prog_get_fd_by_id + BPF_OBJ_GET_INFO_BY_FD);
+ * undefined if it is gone or we may not look (needs CAP_SYS_ADMIN).
+ */
+export function programInfo(id: number): { name: string; tag: string } | undefined {
+  const fd = bpf.bpf_prog_get_fd_by_id(id);
+  if (fd < 0) return undefined;
+  try {
+    // struct bpf_prog_info up to name: type, id, tag[8] at 8, ..., name[16] at 64.
+    const info = Buffer.alloc(80);
+    if (bpf.bpf_obj_get_info_by_fd(fd, info, [info.length]) < 0) return undefined;
+    const name = info.subarray(64, 80);
+    const end = name.indexOf(0);
+    return { name: name.subarray(0, end < 0 ? 16 : end).toString('latin1'), tag: info.subarray(8, 16).toString('hex') };
+  } finally {
+    close(fd);
+  }
+}
+
+/** XDP programs attached to an interface, per mode, with their names where they can be had. */
+export function attachedPrograms(ifindex: number): AttachedProgram[] {
+  const found: AttachedProgram[] = [];
   const modes: [number, AttachMode | 'offload'][] = [
     [bpf.XDP_FLAGS_DRV_MODE, 'native'],
     [bpf.XDP_FLAGS_SKB_MODE, 'generic'],
@@ -202,7 +236,7 @@ export function attachedPrograms(ifindex: number): { id: number; mode: AttachMod
     const id = [0];
     const r = bpf.bpf_xdp_query_id(ifindex, flag, id);
     if (r < 0 && r !== -22) throw new SysError('bpf_xdp_query_id', -r);
-    if (r === 0 && id[0]) found.push({ id: id[0], mode });
+    if (r === 0 && id[0]) found.push({ id: id[0], mode, ...programInfo(id[0]) });
   }
   return found;
 }
