@@ -34,7 +34,10 @@ export class Filter {
     }
     if (spec.source) {
       const fam = isIP(spec.source);
-      if (fam === 0) throw new Error(`source "${spec.source}" is not an IP address`);
+      if (fam === 0) {
+        const shown = spec.source.length > 64 ? `${spec.source.slice(0, 64)}..." (${spec.source.length} characters)` : `${spec.source}"`;
+        throw new Error(`source "${shown} is not an IP address`);
+      }
       this.family = fam;
       this.source = addressBytes(spec.source);
     }
