@@ -184,7 +184,7 @@ function snapshot(final: boolean, asked = false): Snapshot {
       old_space_growth_bytes: rt.old_space_growth_bytes,
       heap_used_bytes: rt.heap_used_end_bytes,
     },
-    loop: { parks: loop.parks, wakeups: loop.wakeups, rewarms },
+    loop: { parks: loop.parks, wakeups: loop.wakeups, yielded: loop.yielded, rewarms },
   };
 }
 
