@@ -3,13 +3,13 @@
  * (before any socket exists), then, once every datapath thread's socket is in the XSKMAP,
  * attach it: in the mode asked for, or for `auto` native first, then generic.
  */
-import { XdpProgram, type AttachMode } from '../xdp/program.js';
-import { log } from '../log.js';
+import { XdpProgram, type AttachMode, type LoadOptions } from '../xdp/program.js';
 
-export function loadProgram(ports: number[], objectPath?: string): XdpProgram {
-  const program = XdpProgram.load(objectPath);
+/** `ports` undefined: leave the ports map as it is (an object of your own may have none). */
+export function loadProgram(ports: number[] | undefined, objectPath?: string, o?: LoadOptions): XdpProgram {
+  const program = XdpProgram.load(objectPath, o);
   try {
-    program.setPorts(ports);
+    if (ports) program.setPorts(ports);
     return program;
   } catch (e) {
     program.close();
@@ -30,7 +30,7 @@ export function attachProgram(
     return 'native';
   } catch (e) {
     if (/already has an XDP/.test(String(e))) throw e;
-    log.warn(`native XDP attach failed (${(e as Error).message}); using generic mode`);
+    program.logger.warn(`native XDP attach failed (${(e as Error).message}); using generic mode`);
     program.attach(o.ifindex, o.ifname, 'generic', o.force);
     return 'generic';
   }

@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { close } from '../sys/libc.js';
 import { SysError } from '../sys/errors.js';
 import * as bpf from '../sys/libbpf.js';
-import { log } from '../log.js';
+import { silentLogger, type Logger } from '../util/logger.js';
 
 export type AttachMode = 'native' | 'generic';
 
@@ -37,6 +37,26 @@ export function objectPath(file = 'xsk_redirect.o'): string {
   return found;
 }
 
+/**
+ * What to find in the object, by name. The defaults are bpf/xsk_redirect.c's; an object of your
+ * own needs at least a program and an XSKMAP. Without a ports map, setPorts() throws (your
+ * program decides what it redirects); without counters, counters() reads zeros.
+ */
+export interface ProgramNames {
+  program?: string;
+  xsks?: string;
+  /** An array map of 65,536 u8 entries keyed by u32 port (1 = steer); null: none. */
+  ports?: string | null;
+  /** A per-CPU array of u64 counters (seen, redirected, passed, meta_failed); null: none. */
+  counters?: string | null;
+}
+
+export interface LoadOptions {
+  names?: ProgramNames;
+  /** Where warnings go (--force replacing a program); silent by default. */
+  logger?: Logger;
+}
+
 export class XdpProgram {
   private linkFd = -1;
   private attachedIfindex = 0;
@@ -49,12 +69,17 @@ export class XdpProgram {
     private readonly xsksFd: number,
     private readonly portsFd: number,
     private readonly countersFd: number,
+    /** Where this program's warnings go (the CLI passes its logger; the library the caller's). */
+    readonly logger: Logger,
   ) {}
 
-  static load(objPath = objectPath()): XdpProgram {
+  static load(objPath = objectPath(), o: LoadOptions = {}): XdpProgram {
     const obj = BpfObject.load(objPath);
+    const n = o.names ?? {};
     try {
-      return new XdpProgram(obj, obj.programFd('xsk_redirect'), obj.mapFd('xsks'), obj.mapFd('ports'), obj.mapFd('counters'));
+      const ports = n.ports === null ? -1 : obj.mapFd(n.ports ?? 'ports');
+      const counters = n.counters === null ? -1 : obj.mapFd(n.counters ?? 'counters');
+      return new XdpProgram(obj, obj.programFd(n.program ?? 'xsk_redirect'), obj.mapFd(n.xsks ?? 'xsks'), ports, counters, o.logger ?? silentLogger);
     } catch (e) {
       obj.close();
       throw e;
@@ -68,6 +93,7 @@ export class XdpProgram {
    * has no batch op for arrays). Throws on a port outside 1-65535 before writing anything.
    */
   setPorts(ports: Iterable<number>): void {
+    if (this.portsFd < 0) throw new Error('this XDP program has no ports map: it decides itself what it redirects');
     const next = new Set(ports);
     for (const p of next) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new Error(`port ${p} is outside 1-65535`);
     const changes: [number, number][] = [];
@@ -140,7 +166,7 @@ export class XdpProgram {
       if (r < 0) {
         throw new SysError('bpf_xdp_detach', -r, `${ifname} ${what} is held by a bpf_link of another process; stop that process first`);
       }
-      log.warn(`--force: replaced the XDP ${describeProgram(e)} on ${ifname}`);
+      this.logger.warn(`--force: replaced the XDP ${describeProgram(e)} on ${ifname}`);
     }
   }
 
@@ -172,6 +198,7 @@ export class XdpProgram {
     const key = Buffer.alloc(4);
     const vals = Buffer.alloc(8 * this.ncpus);
     const out = { seen: 0, redirected: 0, passed: 0, meta_failed: 0 };
+    if (this.countersFd < 0) return out;
     COUNTER_NAMES.forEach((name, i) => {
       key.writeUInt32LE(i);
       if (bpf.bpf_map_lookup_elem(this.countersFd, key, vals) < 0) return;
