@@ -46,6 +46,8 @@ export {
   type InvalidReasonCode,
 } from './frame/invalid-reason.js';
 export type { Datagram } from './frame/datagram.js';
+export { turnAround } from './frame/turn-around.js';
+export { completePartialUdpChecksum } from './frame/checksum.js';
 // Building frames (tests, senders): allocates; keep it off the per-frame path.
 export { buildUdpFrame, type UdpFrameOptions, type VlanTag } from './frame/build.js';
 

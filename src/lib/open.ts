@@ -35,8 +35,8 @@ export interface OpenOptions {
   /** RX queue to bind (default 0). Raw mode reads every queue. */
   queue?: number;
   /**
-   * UDP destination ports to steer to this port (1-65535). Required, except with `xdp: false`
-   * or an XDP object without a ports map.
+   * UDP destination ports to steer to this port (1-65535; `[]`: none, to send only). Required,
+   * except with `xdp: false` or an XDP object without a ports map.
    */
   ports?: number[];
   /**
@@ -95,7 +95,7 @@ function check(o: OpenOptions): Required<Pick<OpenOptions, 'queue' | 'mode' | 'b
     throw new RangeError("open: xdp: false needs mode 'native' or 'generic' (the mode your own program is attached in)");
   }
   const needPorts = mode === 'raw' || (o.xdp !== false && o.xdp?.names?.ports !== null);
-  if (needPorts && (!o.ports || o.ports.length === 0)) throw new TypeError('open: ports: give the UDP ports to receive');
+  if (needPorts && !o.ports) throw new TypeError('open: ports: give the UDP ports to receive ([]: none, to send only)');
   if (mode === 'raw' && o.hugepages) throw new RangeError("open: hugepages is for AF_XDP; mode 'raw' has no UMEM");
   if (mode === 'raw' && bind === 'zero-copy') throw new RangeError("open: bind 'zero-copy' is for AF_XDP, not mode 'raw'");
   return { queue, mode, bind, ringSize, frameSize, frames };
