@@ -13,6 +13,7 @@ import { XdpPort } from '../afxdp/xdp-port.js';
 import { RawPort } from '../rawsock/raw-port.js';
 import { checkPorts } from '../rawsock/filter.js';
 import { if_nametoindex } from '../sys/libc.js';
+import { SysError } from '../sys/errors.js';
 import { attachProgram, loadProgram } from '../run/program.js';
 import type { ProgramNames, XdpProgram } from '../xdp/program.js';
 import { silentLogger, type Logger } from '../util/logger.js';
@@ -101,6 +102,34 @@ function check(o: OpenOptions): Required<Pick<OpenOptions, 'queue' | 'mode' | 'b
   return { queue, mode, bind, ringSize, frameSize, frames };
 }
 
+/** Raw mode's limits on a port set (none: a send-only port, whose filter takes nothing). */
+function rawProblem(ports: number[] | undefined): string | undefined {
+  if (!ports || ports.length === 0) return undefined;
+  return checkPorts('raw', ports)?.replace(/^--port\/--forward\/--config: /, 'open: ports: ');
+}
+
+const EBUSY = 16;
+/** How long open() retries a bind that finds the queue busy (see bindRetrying). */
+const BUSY_RETRY_MS = 2000;
+
+/**
+ * Bind, retrying for a moment while the queue is busy: after an AF_XDP socket on the same queue
+ * closes (this process's own, a moment ago), the kernel frees the queue's buffer pool on a
+ * workqueue, and a bind in between gets EBUSY. A queue another socket holds stays busy, and the
+ * error comes after BUSY_RETRY_MS.
+ */
+async function bindRetrying<T>(bind: () => T): Promise<T> {
+  const deadline = Date.now() + BUSY_RETRY_MS;
+  for (;;) {
+    try {
+      return bind();
+    } catch (e) {
+      if (!(e instanceof SysError && e.errno === EBUSY) || Date.now() >= deadline) throw e;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 function rxQueueCount(iface: string): number {
   try {
     return readdirSync(`/sys/class/net/${iface}/queues`).filter((q) => q.startsWith('rx-')).length;
@@ -131,7 +160,7 @@ export async function open(options: OpenOptions): Promise<XskPort> {
   const ports = options.ports;
 
   const openRaw = (): XskPort => {
-    const problem = checkPorts('raw', ports ?? []);
+    const problem = rawProblem(ports);
     if (problem) throw new Error(problem);
     const port = new RawPort({ ifindex, ifname: iface, ports: ports ?? [], ringSize: o.ringSize, frameSize: o.frameSize, txRingSize: options.txRingSize });
     return new XskPort({ iface, ifindex, queue: o.queue, port, logger });
@@ -143,7 +172,7 @@ export async function open(options: OpenOptions): Promise<XskPort> {
 
   const fallBack = (why: string): XskPort => {
     if (o.mode !== 'auto') throw new Error(why);
-    const problem = checkPorts('raw', ports ?? []);
+    const problem = rawProblem(ports);
     if (problem) throw new Error(`AF_XDP unavailable (${why}), and raw mode can't take these ports: ${problem}`);
     logger.warn(`AF_XDP unavailable (${why}); falling back to raw mode (AF_PACKET)`);
     return openRaw();
@@ -166,7 +195,7 @@ export async function open(options: OpenOptions): Promise<XskPort> {
 
   let port: XdpPort | undefined;
   try {
-    port = new XdpPort({
+    port = await bindRetrying(() => new XdpPort({
       ifindex,
       ifname: iface,
       queue: o.queue,
@@ -177,7 +206,7 @@ export async function open(options: OpenOptions): Promise<XskPort> {
       ringSize: o.ringSize,
       txRingSize: options.txRingSize,
       hugepages: options.hugepages,
-    });
+    }));
     if (program) {
       program.setSocket(o.queue, port.socket.fd);
       port.mode = attachProgram(program, { ifname: iface, ifindex, mode: o.mode === 'auto' ? 'auto' : o.mode, force: options.force === true });
