@@ -8,6 +8,7 @@ import { fileProblem } from '../util/file.js';
 import { parseForward, parseNeighbor, type ForwardConfig } from '../forward/rules.js';
 import { parseListenAddress } from '../metrics/server.js';
 import { parseCpuList, parseQueueList } from './queues.js';
+import { resolveStageModule } from '../run/user-stage.js';
 import { feedFlagsFrom, parseDecode, parseGrpcAddress, type FeedFlags } from '../feed/flags.js';
 
 export type AttachChoice = 'auto' | 'native' | 'generic' | 'raw';
@@ -41,6 +42,8 @@ export interface XskOptions {
   warm: boolean;
   /** The gRPC feed, with --grpc. */
   feed?: FeedFlags;
+  /** --stage modules, as file URLs (resolved here, imported by each datapath thread). */
+  stages: string[];
 }
 
 function integer(min: number, max: number) {
@@ -98,6 +101,12 @@ export function parsePorts(v: string): number[] {
   return [...out];
 }
 
+function stageModule(v: string): string {
+  const r = resolveStageModule(v);
+  if ('problem' in r) throw new InvalidArgumentError(r.problem);
+  return r.url;
+}
+
 function listenAddress(v: string): { host: string; port: number } {
   try {
     return parseListenAddress(v);
@@ -138,6 +147,7 @@ export function buildCommand(): Command {
       new Option('--queues <list>', "bind several RX queues, one worker thread each: 'all' or a list like 0-3,6").argParser(parseQueueList).conflicts('queue'),
     )
     .addOption(new Option('--cpus <list>', 'pin the datapath threads (one per queue) to these CPUs, round-robin').argParser(parseCpuList))
+    .option('--stage <module>', 'a JS module exporting a stage factory, run after parsing and before the built-in stages (repeatable)', collect(stageModule), [])
     .option('--no-warm', 'go live without first running the datapath over synthetic frames (the warm start)')
     .option('--grpc <addr>', 'serve the feed over gRPC at HOST:PORT, [IPv6]:PORT or PORT (127.0.0.1)', parseGrpcAddress)
     .option('--decode <rules>', 'decoder per port: 9000=moldudp64,9001=raw (default raw; repeatable)', parseDecode)
@@ -231,5 +241,6 @@ export function parseOptions(argv: string[]): XskOptions {
     cpus: o.cpus,
     warm: o.warm,
     feed,
+    stages: o.stage,
   };
 }

@@ -106,6 +106,7 @@ export class XskPort {
   private loop?: EventLoop;
   private typedRings?: Rings;
   private closing?: Promise<void>;
+  private final?: XskStats;
 
   /** @internal Use open(). */
   constructor(parts: PortParts) {
@@ -200,8 +201,12 @@ export class XskPort {
     }
   }
 
-  /** Counters: received, sent, the kernel's own, where the UMEM frames are (AF_XDP). */
+  /**
+   * Counters: received, sent, the kernel's own, where the UMEM frames are (AF_XDP). After
+   * close(), the final ones (read just before the socket closed).
+   */
   stats(): XskStats {
+    if (this.final) return this.final;
     const p = this.port;
     const common: CommonStats = {
       rx: { packets: p.rxPackets, bytes: p.rxBytes },
@@ -263,6 +268,7 @@ export class XskPort {
       this.logger.warn(`close: draining TX failed: ${(e as Error).message}`);
     }
     if (this.program && this.port instanceof XdpPort) this.program.clearSocket(this.queue);
+    this.final = this.stats();
     this.port.close();
     this.program?.close();
   }

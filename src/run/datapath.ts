@@ -28,6 +28,7 @@ import { tableFrom } from './forward-table.js';
 import { FeedTapStage } from './feed-tap.js';
 import { createFeedRing, FeedRingReader, type FeedRingBuffers } from './feed-ring.js';
 import { Warmer, type HotFunction } from './warm.js';
+import { checkStage, loadStageFactories } from './user-stage.js';
 import type { FromWorker, SerializedRule, Snapshot, ToWorker, WorkerConfig } from './protocol.js';
 import type { FrameHandler, Port } from '../port/port.js';
 
@@ -37,6 +38,7 @@ const SNAPSHOT_MS = 250;
 
 if (cfg.cpus) pinThread(cfg.cpus);
 await initLatency();
+const userStages = await loadStageFactories(cfg.stages);
 
 interface Built {
   pipeline: Pipeline;
@@ -46,9 +48,14 @@ interface Built {
 }
 
 /** The pipeline, its stages in order, its histograms. One factory for the live and the warm one. */
-function build(rules: SerializedRule[] | undefined, feedRing: FeedRingBuffers | undefined): Built {
+function build(rules: SerializedRule[] | undefined, feedRing: FeedRingBuffers | undefined, warm = false): Built {
   const latency = cfg.latency ? new Latency() : undefined;
-  const stages: Stage[] = [];
+  // The user's --stage stages first, then the built-in ones.
+  const stages: Stage[] = userStages.map((f, i) => {
+    const s = f({ warm, queue: cfg.queue, ports: cfg.ports });
+    checkStage(cfg.stages![i], s);
+    return s;
+  });
   let forward: ForwardStage | undefined;
   if (cfg.forward && rules) {
     forward = new ForwardStage(tableFrom(rules), macBytes(cfg.forward.srcMac));
@@ -98,7 +105,7 @@ function warmTarget() {
   const ring = cfg.feedRing ? createFeedRing(1 << 20) : undefined;
   const reader = ring ? new FeedRingReader(ring) : undefined;
   const sink = { record() {} };
-  const w = build(rules, ring);
+  const w = build(rules, ring, true);
   return { handler: w.pipeline, afterBatch: reader ? () => void reader.drain(sink) : undefined };
 }
 const hot: HotFunction[] = [

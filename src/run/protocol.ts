@@ -61,6 +61,8 @@ export interface WorkerConfig {
   control: MessagePort;
   /** An eventfd the main thread rings after each message, to wake the thread from poll(). */
   wakeFd: number;
+  /** --stage modules (file URLs): each exports a StageFactory, run after parsing, before the built-in stages. */
+  stages?: string[];
   /** Test hook (XSK_TEST_FAIL_AFTER): the datapath throws after this many frames. */
   failAfter?: number;
 }

@@ -147,6 +147,7 @@ export async function run(c: RunContext): Promise<void> {
       forward: forwarder && srcMac ? { rules: serializeTable(forwarder.stage.table), srcMac } : undefined,
       feedRing: feedRings[i],
       failAfter: failAfter !== undefined && i === 0 ? failAfter : undefined,
+      stages: opts.stages,
     }));
     pool = new QueuePool((reason) => void failAll(reason));
     return pool.start(configs);
