@@ -15,6 +15,7 @@
  * libbpf is loaded when open() first needs it (never in raw mode).
  *
  * @packageDocumentation
+ * @module xsk
  */
 export { open, type OpenOptions, type OpenMode, type BindMode, type XdpObject } from './lib/open.js';
 export {
@@ -31,8 +32,9 @@ export {
 export { Verdict, type FrameHandler, type PortMode } from './port/port.js';
 export { FillRing, RxRing, TxRing, CompletionRing, type Rings } from './lib/rings.js';
 export type { Logger } from './util/logger.js';
-export type { ProgramNames, ProgramCounters } from './xdp/program.js';
-export type { XdpStatistics } from './sys/if-xdp.js';
+export { COUNTER_NAMES, type ProgramNames, type ProgramCounters } from './xdp/program.js';
+export type { EventLoopOptions } from './pipeline/event-loop.js';
+export { XDP_STATISTICS_FIELDS, type XdpStatistics } from './sys/if-xdp.js';
 
 // Parsing frames in place, and the reasons a frame is malformed.
 export { FrameParser, type FrameParserOptions, PARSE_OK, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, ETHERTYPE_QINQ, IPPROTO_UDP } from './frame/parse.js';

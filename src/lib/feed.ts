@@ -9,5 +9,6 @@
  * ```
  *
  * @packageDocumentation
+ * @module xsk/feed
  */
 export * from '../feed/client.js';

@@ -18,7 +18,11 @@ import { ConsumerRing, ProducerRing, descAddr, descLen, getAddr, setAddr, setDes
 
 abstract class Producer {
   /** @internal */
-  constructor(protected readonly ring: ProducerRing) {}
+  protected readonly ring: ProducerRing;
+  /** @internal Use XskPort.rings. */
+  constructor(ring: ProducerRing) {
+    this.ring = ring;
+  }
   /** Entries in the ring. */
   get size(): number {
     return this.ring.size;
@@ -51,7 +55,11 @@ abstract class Producer {
 
 abstract class Consumer {
   /** @internal */
-  constructor(protected readonly ring: ConsumerRing) {}
+  protected readonly ring: ConsumerRing;
+  /** @internal Use XskPort.rings. */
+  constructor(ring: ConsumerRing) {
+    this.ring = ring;
+  }
   get size(): number {
     return this.ring.size;
   }

@@ -18,6 +18,7 @@
  * `udp-sink` (see startSink), `udp-echo`.
  *
  * @packageDocumentation
+ * @module xsk/testing
  */
 export { Sandbox, type SandboxOptions, type BackendHost } from '../sandbox/netns.js';
 export { runTool, startSink, type RunningSink } from '../sandbox/xsk-process.js';

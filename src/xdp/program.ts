@@ -23,7 +23,7 @@ const ENOTSUPP = 524;
 /** Whether bpf_map_update_batch works on the ports array (found out on first use). */
 let batchUpdate = true;
 
-const COUNTER_NAMES = ['seen', 'redirected', 'passed', 'meta_failed'] as const;
+export const COUNTER_NAMES = ['seen', 'redirected', 'passed', 'meta_failed'] as const;
 export type ProgramCounters = Record<(typeof COUNTER_NAMES)[number], number>;
 
 /** Where the build puts a compiled BPF object: dist/bpf/ (also found from src/ under tsx). */
