@@ -23,6 +23,7 @@ import { interfaceMac } from '../forward/neighbours.js';
 import { createFeed } from '../feed/create.js';
 import { warmFeed } from './feed-warm.js';
 import type { FeedComponent } from '../feed/component.js';
+import { NatsComponent } from '../nats/component.js';
 import { initLatency, Latency } from '../pipeline/latency.js';
 import { MetricsComponent } from '../metrics/component.js';
 import { RuntimeWatch } from '../metrics/runtime.js';
@@ -114,6 +115,16 @@ export async function run(c: RunContext): Promise<void> {
   const feed: FeedComponent | undefined = opts.feed
     ? createFeed(opts.feed, c.ports, () => ({ iface: opts.iface, mode, ports: forwarder ? forwarder.ports() : c.ports }), fail)
     : undefined;
+  // NATS: connected and its stream checked now, so a problem ends xsk before anything is attached.
+  const nats = opts.nats && feed ? new NatsComponent(opts.nats, feed, opts.iface) : undefined;
+  if (nats) {
+    try {
+      await nats.connect();
+    } catch (e) {
+      program?.close();
+      fail((e as Error).message);
+    }
+  }
   const feedWarm = feed && opts.warm ? warmFeed({ ...opts.feed!, info: () => ({ iface: opts.iface, mode, ports: c.ports }) }) : undefined;
   const srcMac = forwarder ? interfaceMac(opts.iface) : undefined;
   if (srcMac) macBytes(srcMac); // a bad MAC fails here, not in every thread
@@ -212,6 +223,7 @@ export async function run(c: RunContext): Promise<void> {
   const components: Component[] = [datapath];
   if (forwarder) components.push(forwarder);
   if (feed) components.push(feed);
+  if (nats) components.push(nats);
   const runtime = new RuntimeWatch();
   components.push(runtime);
   const metrics = new MetricsComponent({
