@@ -5,7 +5,7 @@
  *
  *   node dist/nats-consumer.js --server nats://127.0.0.1:4222 --stream XSK_eth0
  *        [--durable NAME] [--from STREAM_SEQ] [--filter SUBJECT] [--count N] [--seconds S]
- *        [--idle-ms MS] [--creds FILE] [--print]
+ *        [--idle-ms MS] [--creds FILE] [--print] [--info]
  *
  * A durable consumer is created if absent, from --from (a stream sequence; default the
  * first), and resumes where it left off when run again. One JSON line on stdout at the end:
@@ -34,6 +34,7 @@ const cmd = new Command('xsk-nats-consumer')
   .option('--idle-ms <ms>', 'stop once nothing more arrives for MS', int)
   .option('--creds <file>', 'NATS credentials file')
   .option('--print', 'print each message (subject, stream sequence, headers) as a JSON line')
+  .option('--info', "print the stream's state and config as one JSON line, and read nothing")
   .allowExcessArguments(false);
 cmd.parse();
 const o = cmd.opts();
@@ -44,6 +45,12 @@ const nc = await connect({
   name: 'xsk-nats-consumer',
 });
 try {
+  if (o.info) {
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    const si = await (await jetstreamManager(nc)).streams.info(o.stream);
+    process.stdout.write(JSON.stringify({ state: si.state, config: si.config }) + '\n');
+    process.exit(0);
+  }
   const r = await consume(nc, {
     stream: o.stream,
     durable: o.durable,

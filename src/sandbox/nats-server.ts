@@ -68,11 +68,14 @@ export class NatsServer {
     return this.child?.pid;
   }
 
-  /** Stop it (SIGTERM: it flushes its store), waiting at most `ms` before SIGKILL. */
-  async stop(ms = 5000): Promise<void> {
+  /**
+   * Stop it (SIGTERM: it flushes its store and closes connections; SIGKILL: a crash), waiting
+   * at most `ms` before SIGKILL.
+   */
+  async stop(ms = 5000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
+    child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), ms);
     await this.exited;
     clearTimeout(timer);

@@ -148,10 +148,10 @@ describe('NATS JetStream publisher (nats-server on loopback)', () => {
     assert.deepEqual([...subjects].sort(), ['t.BATCH.9000', 't.BATCH.SESSION001']);
   });
 
-  it('NATS restarts while messages keep coming: what is lost is counted and announced, nothing is duplicated, order is kept', async () => {
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) it(`NATS restarts (${signal}) while messages keep coming: what is lost is counted and announced, nothing is duplicated, order is kept`, async () => {
     // A small queue, so that the outage overflows it.
     const { feed, raw } = makeFeed();
-    const nats = new NatsComponent(flags(server, 'RESTART', { queueMessages: 2000, window: 512 }), feed, 't');
+    const nats = new NatsComponent(flags(server, `RESTART_${signal}`, { queueMessages: 2000, window: 512 }), feed, 't');
     await nats.connect();
     await nats.start();
     await feed.start();
@@ -167,7 +167,7 @@ describe('NATS JetStream publisher (nats-server on loopback)', () => {
       }
     })();
     await sleep(1000);
-    await server.stop();
+    await server.stop(5000, signal);
     await sleep(1500);
     await server.start();
     await sleep(1500);
@@ -177,13 +177,14 @@ describe('NATS JetStream publisher (nats-server on loopback)', () => {
     await nats.stop();
     await feed.stop();
     const s = nats.summary().nats as Record<string, any>;
+    if (process.env.SHOW) console.log(JSON.stringify(s));
     assert.ok(s.disconnects >= 1 && s.reconnects >= 1, JSON.stringify(s));
     assert.ok(s.dropped > 0, `the outage overflowed the queue: ${JSON.stringify(s)}`);
     assert.equal(s.published + s.dropped, fed, JSON.stringify(s));
     assert.ok(s.loss_events >= 1);
     const nc2 = await connect({ servers: server.url });
     try {
-      const r = await consume(nc2, { stream: 'RESTART', ms: 30000, idleMs: 2000 });
+      const r = await consume(nc2, { stream: `RESTART_${signal}`, ms: 30000, idleMs: 2000 });
       assert.equal(r.duplicates, 0, JSON.stringify(r));
       assert.equal(r.sequence_backwards, 0, JSON.stringify(r));
       assert.equal(r.messages, s.published, JSON.stringify(r));
