@@ -6,9 +6,10 @@
  * The holder writes its pid into the file, so a second xsk can say who holds the interface. The
  * lock goes with the process however it ends (the kernel drops a flock when the last fd to the
  * file closes: exit, SIGKILL, a crash). A clean exit also removes the file; to make that safe,
- * a lock taken on a file that was unlinked (or replaced) meanwhile is dropped and taken again.
+ * a lock taken on a file that was unlinked (or replaced) meanwhile is dropped and taken again;
+ * files left by a killed xsk are removed by the next one (sweep), once it holds its own lock.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readlinkSync, statSync, unlinkSync, writeSync, ftruncateSync, constants } from 'node:fs';
+import { readdirSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, readlinkSync, statSync, unlinkSync, writeSync, ftruncateSync, constants } from 'node:fs';
 import koffi from 'koffi';
 import { flock, LOCK_EX, LOCK_NB } from '../sys/libc.js';
 import { errnoName } from '../sys/errors.js';
@@ -81,9 +82,40 @@ export function tryLockInterface(ifindex: number, dir = LOCK_DIR): InterfaceLock
       closeSync(fd);
     };
     process.once('exit', release);
+    sweep(dir, path);
     return { path, release };
   }
   return { error: `${path} keeps changing under us`, path };
+}
+
+/**
+ * Remove lock files nobody holds (left by an xsk that was killed, which can't unlink its own):
+ * each is taken non-blocking, and unlinked only while held, as a clean exit does.
+ */
+function sweep(dir: string, mine: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const path = `${dir}/${name}`;
+    if (path === mine || !/^\d+-\d+\.lock$/.test(name)) continue;
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDONLY);
+    } catch {
+      continue;
+    }
+    try {
+      if (flock(fd, LOCK_EX | LOCK_NB) === 0 && statSync(path).ino === fstatSync(fd).ino) unlinkSync(path);
+    } catch {
+      /* someone else's business now */
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
 
 function holderPid(path: string): number {
