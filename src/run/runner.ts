@@ -4,7 +4,9 @@
  *
  *   - the mode ladder: AF_XDP (program loaded here, sockets opened by the datapath threads,
  *     program attached last, once every socket is warm and in the XSKMAP), or raw (AF_PACKET);
- *     `auto` falls back to raw when an AF_XDP step fails, and says why;
+ *     first the interface's lock (iface-lock.ts) and AF_XDP's limits (ladder.ts), before acting;
+ *     `auto` falls back to raw only when AF_XDP itself is unavailable (ladder.ts classify: by
+ *     step and errno), and says why; any other failure ends xsk with its reason;
  *   - forwarding rules, neighbours, SIGHUP reloads (tables go to the threads as messages);
  *   - the feed: the threads copy datagrams into shared rings that ring a doorbell here;
  *   - metrics, the stats line and the exit summary, from the same Components whatever the
