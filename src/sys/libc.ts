@@ -84,6 +84,8 @@ export const EFD_NONBLOCK = 0o4000;
 export const eventfd = libc.func('int eventfd(unsigned int initval, int flags)') as (initval: number, flags: number) => number;
 export const read = libc.func('long read(int fd, void *buf, size_t count)') as (fd: number, buf: Buffer, count: number) => number;
 export const write = libc.func('long write(int fd, const void *buf, size_t count)') as (fd: number, buf: Buffer, count: number) => number;
+/** Give the CPU to another runnable thread of this CPU, if there is one (returns at once if not). */
+export const sched_yield = libc.func('int sched_yield(void)') as () => number;
 export const if_nametoindex = libc.func('uint32_t if_nametoindex(const char *name)') as (name: string) => number;
 export const getpagesize = libc.func('int getpagesize(void)') as () => number;
 
