@@ -2,7 +2,7 @@
  * The forwarding table as it crosses threads: rules with each backend's next-hop MAC (when the
  * main thread has resolved it). Both sides build their hot-path ForwardTable from it.
  */
-import { isIP } from 'node:net';
+import { parseAddress } from '../net/address.js';
 import { ForwardTable } from '../forward/table.js';
 import type { SerializedRule } from './protocol.js';
 
@@ -22,7 +22,7 @@ export function tableFrom(rules: SerializedRule[], previous?: ForwardTable): For
   const table = new ForwardTable(
     rules.map((r) => ({
       frontPort: r.frontPort,
-      backends: r.backends.map((b) => ({ addr: b.addr, port: b.port, family: isIP(b.addr) as 4 | 6 })),
+      backends: r.backends.map((b) => ({ addr: b.addr, port: b.port, family: parseAddress(b.addr).family })),
     })),
   );
   const old = new Map(previous?.backends().map((b) => [b.name, b.forwarded]));
