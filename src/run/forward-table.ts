@@ -17,19 +17,17 @@ export function serializeTable(table: ForwardTable): SerializedRule[] {
   }));
 }
 
-/** Build a table; backends that were in `previous` keep their forwarded count. */
-export function tableFrom(rules: SerializedRule[], previous?: ForwardTable): ForwardTable {
+/** Build a table from its serialized form (counts start at 0: the stage banks the old ones). */
+export function tableFrom(rules: SerializedRule[]): ForwardTable {
   const table = new ForwardTable(
     rules.map((r) => ({
       frontPort: r.frontPort,
       backends: r.backends.map((b) => ({ addr: b.addr, port: b.port, family: parseAddress(b.addr).family })),
     })),
   );
-  const old = new Map(previous?.backends().map((b) => [b.name, b.forwarded]));
   const flat = rules.flatMap((r) => r.backends);
   table.backends().forEach((b, i) => {
     if (flat[i].mac) b.setMac(flat[i].mac!);
-    b.forwarded = old.get(b.name) ?? 0;
   });
   return table;
 }
