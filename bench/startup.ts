@@ -77,7 +77,7 @@ try {
       }
       x.signal('SIGTERM');
       await x.exit(30000).catch(() => undefined);
-      const resolved = /forward: (.*next hop.*)/.exec(x.stderr)?.[1];
+      const resolved = /forward: ([^"]*next hop[^"]*)/.exec(x.stderr)?.[1];
       const row = { case: kind, backends: n, up: up ? `${(upMs / 1000).toFixed(2)} s` : `not up after ${(upMs / 1000).toFixed(0)} s`,
         cpu_s: cpu.toFixed(2), reload: reloadMs === undefined ? '-' : `${(reloadMs / 1000).toFixed(2)} s`, resolution: resolved ?? '' };
       rows.push(row);

@@ -168,49 +168,68 @@ export class RtNetlink {
   }
 
   /**
-   * The kernel's route to each destination (4 or 16 bytes each), in order: the next hop and the
-   * device, or why there is none.
+   * Send one request per item, BATCH to a send(), and read one answer per request (matched by
+   * sequence number): `encode` writes request i at `off` (header included) and returns its
+   * length; `answer` gets each reply message (type, offset and length in `rx`).
    */
-  routeGet(dsts: Uint8Array[]): RouteAnswer[] {
-    const out: RouteAnswer[] = new Array(dsts.length);
+  private requests(count: number, encode: (i: number, seq: number, req: Buffer, off: number) => number, answer: (i: number, type: number, m: number, len: number) => void): void {
     const req = Buffer.alloc(BATCH * (HDR + 12 + 4 + 16));
-    for (let start = 0; start < dsts.length; start += BATCH) {
-      const end = Math.min(dsts.length, start + BATCH);
+    for (let start = 0; start < count; start += BATCH) {
+      const end = Math.min(count, start + BATCH);
       const base = this.seq;
       this.seq = (this.seq + BATCH) >>> 0;
       let off = 0;
-      for (let i = start; i < end; i++) {
-        const d = dsts[i];
-        const len = HDR + 12 + 4 + d.length;
-        req.fill(0, off, off + len);
-        req.writeUInt32LE(len, off);
-        req.writeUInt16LE(RTM_GETROUTE, off + 4);
-        req.writeUInt16LE(NLM_F_REQUEST, off + 6);
-        req.writeUInt32LE((base + i - start) >>> 0, off + 8);
-        req[off + HDR] = familyOf(d); // rtm_family
-        req[off + HDR + 1] = d.length * 8; // rtm_dst_len
-        req.writeUInt16LE(4 + d.length, off + HDR + 12);
-        req.writeUInt16LE(RTA_DST, off + HDR + 14);
-        req.set(d, off + HDR + 16);
-        off += align4(len);
-      }
+      for (let i = start; i < end; i++) off += align4(encode(i, (base + i - start) >>> 0, req, off));
       this.sendAll(req, off);
+      const seen = new Uint8Array(end - start);
       let pending = end - start;
       while (pending > 0) {
-        const n = this.receive('route');
+        const n = this.receive('answers');
         for (let m = 0; m + HDR <= n; ) {
           const len = this.rx.readUInt32LE(m);
           if (len < HDR || m + len > n) break;
-          const type = this.rx.readUInt16LE(m + 4);
-          const i = start + ((this.rx.readUInt32LE(m + 8) - base) >>> 0);
-          if (i >= start && i < end && out[i] === undefined) {
-            out[i] = this.routeAnswer(type, m, len, dsts[i]);
+          const k = (this.rx.readUInt32LE(m + 8) - base) >>> 0;
+          if (k < end - start && seen[k] === 0) {
+            seen[k] = 1;
             pending--;
+            answer(start + k, this.rx.readUInt16LE(m + 4), m, len);
           }
           m += align4(len);
         }
       }
     }
+  }
+
+  /** Header and 12-byte family message (rtmsg, ndmsg) for one request, one address attribute. */
+  private static request(req: Buffer, off: number, type: number, flags: number, seq: number, attr: number, addr: Uint8Array): number {
+    const len = HDR + 12 + 4 + addr.length;
+    req.fill(0, off, off + len);
+    req.writeUInt32LE(len, off);
+    req.writeUInt16LE(type, off + 4);
+    req.writeUInt16LE(flags, off + 6);
+    req.writeUInt32LE(seq, off + 8);
+    req[off + HDR] = familyOf(addr);
+    req.writeUInt16LE(4 + addr.length, off + HDR + 12);
+    req.writeUInt16LE(attr, off + HDR + 14);
+    req.set(addr, off + HDR + 16);
+    return len;
+  }
+
+  /**
+   * The kernel's route to each destination (4 or 16 bytes each), in order: the next hop and the
+   * device, or why there is none.
+   */
+  routeGet(dsts: Uint8Array[]): RouteAnswer[] {
+    const out: RouteAnswer[] = new Array(dsts.length);
+    this.requests(
+      dsts.length,
+      (i, seq, req, off) => {
+        const len = RtNetlink.request(req, off, RTM_GETROUTE, NLM_F_REQUEST, seq, RTA_DST, dsts[i]);
+        req[off + HDR + 1] = dsts[i].length * 8; // rtm_dst_len
+        return len;
+      },
+      (i, type, m, len) => (out[i] = this.routeAnswer(type, m, len, dsts[i])),
+    );
     return out;
   }
 
@@ -278,45 +297,19 @@ export class RtNetlink {
    */
   neighbourUse(addrs: Uint8Array[], ifindex: number): Map<number, string> {
     const errors = new Map<number, string>();
-    const req = Buffer.alloc(BATCH * (HDR + 12 + 4 + 16));
-    for (let start = 0; start < addrs.length; start += BATCH) {
-      const end = Math.min(addrs.length, start + BATCH);
-      const base = this.seq;
-      this.seq = (this.seq + BATCH) >>> 0;
-      let off = 0;
-      for (let i = start; i < end; i++) {
-        const d = addrs[i];
-        const len = HDR + 12 + 4 + d.length;
-        req.fill(0, off, off + len);
-        req.writeUInt32LE(len, off);
-        req.writeUInt16LE(RTM_NEWNEIGH, off + 4);
-        req.writeUInt16LE(NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, off + 6);
-        req.writeUInt32LE((base + i - start) >>> 0, off + 8);
-        req[off + HDR] = familyOf(d);
-        req.writeInt32LE(ifindex, off + HDR + 4);
+    this.requests(
+      addrs.length,
+      (i, seq, req, off) => {
+        const len = RtNetlink.request(req, off, RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, seq, NDA_DST, addrs[i]);
+        req.writeInt32LE(ifindex, off + HDR + 4); // ndm_ifindex
         req[off + HDR + 10] = NTF_USE; // ndm_flags
-        req.writeUInt16LE(4 + d.length, off + HDR + 12);
-        req.writeUInt16LE(NDA_DST, off + HDR + 14);
-        req.set(d, off + HDR + 16);
-        off += align4(len);
-      }
-      this.sendAll(req, off);
-      let pending = end - start;
-      while (pending > 0) {
-        const n = this.receive('neighbour use');
-        for (let m = 0; m + HDR <= n; ) {
-          const len = this.rx.readUInt32LE(m);
-          if (len < HDR || m + len > n) break;
-          const i = start + ((this.rx.readUInt32LE(m + 8) - base) >>> 0);
-          if (this.rx.readUInt16LE(m + 4) === NLMSG_ERROR && i >= start && i < end) {
-            const err = -this.rx.readInt32LE(m + HDR);
-            if (err !== 0) errors.set(i, new SysError('RTM_NEWNEIGH', err).message);
-            pending--;
-          }
-          m += align4(len);
-        }
-      }
-    }
+        return len;
+      },
+      (i, type, m) => {
+        const err = type === NLMSG_ERROR ? -this.rx.readInt32LE(m + HDR) : 0;
+        if (err !== 0) errors.set(i, new SysError('RTM_NEWNEIGH', err).message);
+      },
+    );
     return errors;
   }
 }
