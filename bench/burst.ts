@@ -29,7 +29,7 @@
  */
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from '../src/sandbox/netns.js';
 import { XskProcess } from '../src/sandbox/xsk-process.js';
@@ -46,6 +46,8 @@ const { values } = parseArgs({
     'sparse-rate': { type: 'string', default: '10' },
     'sparse-seconds': { type: 'string', default: '5' },
     'no-sparse': { type: 'boolean', default: false },
+    /** Extra xsk flags, comma-separated (e.g. --xsk-args=--no-warm). */
+    'xsk-args': { type: 'string', default: '' },
   },
 });
 const runs = Number(values.runs);
@@ -55,6 +57,7 @@ const settleMs = Number(values.settle);
 const busyPoll = Number(values['busy-poll']);
 const sparseRate = Number(values['sparse-rate']);
 const sparseSeconds = Number(values['sparse-seconds']);
+const xskExtra = values['xsk-args'] ? values['xsk-args'].split(',') : [];
 if (
   !(runs >= 1 && runs <= 20) ||
   !sizes.every((n) => Number.isInteger(n) && n >= 1 && n <= 5_000_000) ||
@@ -101,13 +104,14 @@ interface Run {
   /** The 1-minute load average when the run started (others share this machine). */
   load1: number;
   /**
-   * ms the receiver's main thread spent runnable but waiting for a CPU (schedstat run_delay)
+   * ms the receiving thread spent runnable but waiting for a CPU (schedstat run_delay)
    * from just before the traffic until the receiver was stopped: time it lost to others.
    */
   wait_ms: number;
 }
 
-type Receiver = { pid: number; stop: () => Promise<Record<string, any>> };
+/** `tid`: the thread that receives (xsk's datapath thread; the C reference's only one). */
+type Receiver = { pid: number; tid: number; stop: () => Promise<Record<string, any>> };
 
 /**
  * A receiver, started fresh and up, main thread on CPU 1. The kernel lets go of the previous
@@ -127,16 +131,18 @@ async function start(sb: Sandbox, who: Who): Promise<Receiver> {
 
 async function startOnce(sb: Sandbox, who: Who): Promise<Receiver> {
   if (who === 'xsk') {
-    const x = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', 'native', '--stats-interval', '0', '--busy-poll', String(busyPoll), '--duration', '60']);
+    // xsk's datapath runs in a thread of its own: --cpus 1 pins that thread to CPU 1, as the C
+    // reference's one thread is (its main thread, the control plane, goes where there is room).
+    const x = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', 'native', '--stats-interval', '0', '--busy-poll', String(busyPoll), '--duration', '60', '--cpus', '1', ...xskExtra]);
     try {
       await x.up();
-      pinMain(x.child.pid!, 1);
     } catch (e) {
       x.signal('SIGKILL');
       throw e;
     }
     return {
       pid: x.child.pid!,
+      tid: datapathTid(x.child.pid!),
       stop: async () => {
         x.signal('SIGTERM');
         const code = await x.exit(10000);
@@ -153,14 +159,23 @@ async function startOnce(sb: Sandbox, who: Who): Promise<Receiver> {
     ref.child.kill('SIGKILL');
     throw e;
   }
-  return { pid: ref.pid, stop: () => ref.stop() };
+  return { pid: ref.pid, tid: ref.pid, stop: () => ref.stop() };
+}
+
+/** The thread pinned to CPU 1 alone: xsk's datapath thread (--cpus 1). */
+function datapathTid(pid: number): number {
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    const st = readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8');
+    if (/Cpus_allowed_list:\s*1\s*$/m.test(st)) return Number(t);
+  }
+  return pid;
 }
 
 const load1 = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 /** ns a thread has spent waiting on a run queue (/proc/PID/task/TID/schedstat, second field). */
-const runDelayNs = (pid: number) => {
+const runDelayNs = (pid: number, tid = pid) => {
   try {
-    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]);
+    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
   } catch {
     return NaN;
   }
@@ -191,10 +206,10 @@ async function burst(sb: Sandbox, who: Who, size: number): Promise<Run> {
   let waitNs = NaN;
   try {
     await sleep(idleS * 1000);
-    const w0 = runDelayNs(rx.pid);
+    const w0 = runDelayNs(rx.pid, rx.tid);
     g = generate(sb, PORT, size, 10);
     await sleep(settleMs);
-    waitNs = runDelayNs(rx.pid) - w0;
+    waitNs = runDelayNs(rx.pid, rx.tid) - w0;
   } finally {
     s = await rx.stop();
   }
@@ -209,13 +224,13 @@ async function sparse(sb: Sandbox, who: Who): Promise<Run> {
   let waitNs = NaN;
   try {
     await sleep(idleS * 1000);
-    const w0 = runDelayNs(rx.pid);
+    const w0 = runDelayNs(rx.pid, rx.tid);
     const count = Math.round(sparseRate * sparseSeconds);
     const out = sb.exec(sb.gen, 'taskset', ['-c', '0', MOLD_SEND, '--to', sb.dutAddr, '--port', String(PORT), '--count', String(count), '--messages', '1', '--size', '16',
       '--rate', String(sparseRate), '--seconds', String(sparseSeconds + 2)]);
     sent = JSON.parse(out.trim().split('\n').pop()!).sent;
     await sleep(settleMs);
-    waitNs = runDelayNs(rx.pid) - w0;
+    waitNs = runDelayNs(rx.pid, rx.tid) - w0;
   } finally {
     s = await rx.stop();
   }

@@ -45,7 +45,8 @@ abstract class Ring {
   /** The shared indices. This side writes only its own; sim-kernel.ts plays the other side. */
   readonly producer: Uint32Array;
   readonly consumer: Uint32Array;
-  protected readonly flags: Uint32Array;
+  /** XDP_RING_NEED_WAKEUP and friends: the kernel's (or sim-kernel.ts's) to set. */
+  readonly flags: Uint32Array;
   /** The descriptor area, in u32 words. */
   readonly desc: Uint32Array;
   cachedProd = 0;

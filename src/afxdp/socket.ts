@@ -188,7 +188,8 @@ export class XskSocket {
    * result (0: timed out). For a datapath thread of its own: one kernel → thread wakeup.
    */
   pollReadable(timeoutMs: number): number {
-    if (this.fd < 0) return 0;
+    // Simulated: no waiting; "readable" when the simulated kernel has put frames on RX.
+    if (this.fd < 0) return this.rx.pending() > 0 ? 1 : 0;
     this.pollfd.writeInt16LE(0, 6);
     this.pollfd.writeInt16LE(0, 14);
     if (libc.poll(this.pollfd, this.nfds, timeoutMs) <= 0) return 0;
@@ -215,7 +216,15 @@ export class XskSocket {
   }
 }
 
-/** A ring's memory in an ordinary buffer: producer, consumer and flags on cache lines of their own. */
+/**
+ * A ring's memory in an ordinary buffer: producer, consumer and flags on cache lines of their
+ * own. The indices start just below 2^32, so a simulated run crosses 2^31 and the wrap to 0, as
+ * a long-lived real socket's do (compiled code then covers both).
+ */
 function simulatedRing(entries: number, entrySize: number): RingMemory {
-  return { buffer: new ArrayBuffer(192 + entries * entrySize), producer: 0, consumer: 64, flags: 128, desc: 192 };
+  const buffer = new ArrayBuffer(192 + entries * entrySize);
+  const start = 2 ** 32 - 64 * entries;
+  new Uint32Array(buffer, 0, 1)[0] = start;
+  new Uint32Array(buffer, 64, 1)[0] = start;
+  return { buffer, producer: 0, consumer: 64, flags: 128, desc: 192 };
 }

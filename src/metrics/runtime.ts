@@ -31,7 +31,7 @@ export class RuntimeWatch implements Component {
   });
 
   start(): void {
-    this.heapStart = process.memoryUsage().heapUsed;
+    this.heapStart = v8.getHeapStatistics().used_heap_size;
     this.oldStart = oldSpaceUsed();
     // Start-up (JIT, first histograms, servers) settles within a second; growth counts from then.
     this.warmup = setTimeout(() => (this.oldStart = oldSpaceUsed()), 1000).unref();
@@ -44,7 +44,7 @@ export class RuntimeWatch implements Component {
   }
 
   summary(): Record<string, unknown> {
-    const heapEnd = process.memoryUsage().heapUsed;
+    const heapEnd = v8.getHeapStatistics().used_heap_size;
     return {
       runtime: {
         gc_minor: this.minor,

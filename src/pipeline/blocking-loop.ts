@@ -25,11 +25,26 @@ export interface BlockingLoopOptions {
   idleEveryMs?: number;
 }
 
-export interface LoopHooks {
-  /** Between batches, when due: handle control messages, publish counters. False: stop. */
-  control(): boolean;
-  /** After a long quiet spell (no frames for `idleEveryMs`). */
-  idle?(): void;
+/**
+ * What the loop calls between batches. One class for every user (the live datapath, the warm
+ * start), so the loop's compiled code sees one call target here whoever drives it: a second
+ * one would make V8 throw that code away ("wrong feedback cell") at the first live batch.
+ */
+export class LoopHooks {
+  constructor(
+    /** Between batches, when due: handle control messages, publish counters. False: stop. */
+    private readonly onControl: () => boolean,
+    /** After a long quiet spell (no frames for `idleEveryMs`). */
+    private readonly onIdle: () => void = () => {},
+  ) {}
+
+  control(): boolean {
+    return this.onControl();
+  }
+
+  idle(): void {
+    this.onIdle();
+  }
 }
 
 export class BlockingLoop {
@@ -96,7 +111,7 @@ export class BlockingLoop {
         if (quietSince < 0) quietSince = t;
         else if (t - quietSince >= this.idleEveryMs) {
           quietSince = t;
-          hooks.idle?.();
+          hooks.idle();
         }
       }
     }

@@ -16,7 +16,7 @@ import { XdpPort } from '../afxdp/xdp-port.js';
 import { RawPort } from '../rawsock/raw-port.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import type { Stage } from '../pipeline/stage.js';
-import { BlockingLoop } from '../pipeline/blocking-loop.js';
+import { BlockingLoop, LoopHooks } from '../pipeline/blocking-loop.js';
 import { RxClock } from '../pipeline/rx-clock.js';
 import { initLatency, Latency } from '../pipeline/latency.js';
 import { RuntimeWatch } from '../metrics/runtime.js';
@@ -27,7 +27,7 @@ import { pinThread } from './affinity.js';
 import { tableFrom } from './forward-table.js';
 import { FeedTapStage } from './feed-tap.js';
 import { createFeedRing, FeedRingReader, type FeedRingBuffers } from './feed-ring.js';
-import { warmUp, isOptimized, type HotFunction } from './warm.js';
+import { Warmer, type HotFunction } from './warm.js';
 import type { FromWorker, SerializedRule, Snapshot, ToWorker, WorkerConfig } from './protocol.js';
 import type { FrameHandler, Port } from '../port/port.js';
 
@@ -104,10 +104,12 @@ function warmTarget() {
 const hot: HotFunction[] = [
   { name: 'Pipeline.frame', fn: Pipeline.prototype.frame },
   { name: 'FrameParser.parse', fn: FrameParser.prototype.parse },
+  // (BlockingLoop.run is warmed too, but it is compiled on-stack, which this can't see.)
   ...(cfg.kind === 'afxdp' ? [{ name: 'XdpPort.receive', fn: XdpPort.prototype.receive }] : []),
 ];
 let rewarms = 0;
-const warm = cfg.warm ? warmUp({ cfg, build: warmTarget, hot }) : undefined;
+const warmer = cfg.warm ? new Warmer({ cfg, build: warmTarget, hot }) : undefined;
+const warm = warmer?.run();
 
 let handler: FrameHandler = pipeline;
 if (cfg.failAfter !== undefined) {
@@ -202,20 +204,20 @@ function handle(m: ToWorker): void {
   else if (m.type === 'mode' && port instanceof XdpPort) port.mode = m.mode;
 }
 
-const hooks = {
-  control(): boolean {
+const hooks = new LoopHooks(
+  (): boolean => {
     for (let m = receiveMessageOnPort(cfg.control); m; m = receiveMessageOnPort(cfg.control)) handle(m.message as ToWorker);
     if (stopping || snapshotNow) return false;
     // Back to the event loop now and then: the snapshot goes out, GC entries come in.
     return performance.now() - lastSnapshot < SNAPSHOT_MS;
   },
-  idle(): void {
+  (): void => {
     // A quiet spell: if V8 has dropped the compiled hot path, warm it again before traffic does.
-    if (!cfg.warm || hot.every((h) => isOptimized(h.fn) !== false)) return;
+    if (!warmer || warmer.hot()) return;
     rewarms++;
-    warmUp({ cfg, build: warmTarget, hot, budgetMs: 500 });
+    warmer.run(500);
   },
-};
+);
 
 async function finish(): Promise<void> {
   cfg.control.close();

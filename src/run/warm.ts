@@ -20,6 +20,8 @@ import { buildUdpFrame } from '../frame/build.js';
 import type { FrameHandler } from '../port/port.js';
 import { XdpPort } from '../afxdp/xdp-port.js';
 import { SimKernel } from '../afxdp/sim-kernel.js';
+import { BlockingLoop, LoopHooks } from '../pipeline/blocking-loop.js';
+import { RxClock } from '../pipeline/rx-clock.js';
 import type { WarmReport, WorkerConfig } from './protocol.js';
 
 /** Bit 4 of %GetOptimizationStatus: the function has optimized code (TurboFan or Maglev). */
@@ -87,65 +89,109 @@ export function syntheticFrames(ports: number[]): Uint8Array[] {
   return out;
 }
 
-/** Warm up; returns how long it took, how many frames it ran and what V8 compiled. */
-export function warmUp(o: WarmOptions): WarmReport {
-  const t0 = performance.now();
-  const budget = o.budgetMs ?? 2000;
-  const maxFrames = o.maxFrames ?? 2_000_000;
-  const frames = syntheticFrames(o.cfg.ports);
-  const target = o.build();
-  const batch = o.cfg.batchSize;
-  let n = 0;
-  let rounds = 0;
-  const allHot = () => o.hot.every((h) => isOptimized(h.fn) !== false);
+/**
+ * Warms a datapath up, at start and again whenever its hot path was found cold after a quiet
+ * spell. Keeps its throwaway pipeline and simulated port for those re-warms (no garbage, and
+ * the histograms' WebAssembly memory is allocated once).
+ */
+export class Warmer {
+  private readonly frames: Uint8Array[];
+  private readonly target: WarmTarget;
+  private readonly clock = new RxClock(true);
+  private readonly sim?: XdpPort;
+  private readonly kernel?: SimKernel;
+  /** The live loop's class, busy-polling and not: both ways to wait get compiled. */
+  private readonly loops: BlockingLoop[] = [];
 
-  if (o.cfg.kind === 'afxdp') {
-    const ring = Math.min(o.cfg.ringSize, 2048);
-    const sim = new XdpPort({
-      ifindex: 0,
-      ifname: 'warm',
-      queue: o.cfg.queue,
-      mode: 'native',
-      bind: 'copy',
-      frameSize: o.cfg.frameSize,
-      frameCount: ring * 4,
-      ringSize: ring,
-      txRingSize: ring,
-      simulated: true,
-    });
-    const kernel = new SimKernel(sim);
-    try {
-      while (n < maxFrames) {
-        const nowNs = performance.now() * 1e6;
-        n += kernel.deliver(frames, n, batch, nowNs);
-        sim.receive(batch, target.handler);
-        kernel.complete();
-        target.afterBatch?.();
-        if ((++rounds & 255) === 0 && (allHot() || performance.now() - t0 > budget)) break;
+  constructor(private readonly o: WarmOptions) {
+    this.frames = syntheticFrames(o.cfg.ports);
+    this.target = o.build();
+    if (o.cfg.kind === 'afxdp') {
+      const ring = Math.min(o.cfg.ringSize, 512);
+      this.sim = new XdpPort({
+        ifindex: 0,
+        ifname: 'warm',
+        queue: o.cfg.queue,
+        mode: 'native',
+        bind: 'copy',
+        frameSize: 2048,
+        frameCount: ring * 4,
+        ringSize: ring,
+        txRingSize: ring,
+        simulated: true,
+      });
+      this.kernel = new SimKernel(this.sim);
+      // The live loop's class, with control() after every round (it plays the kernel there)
+      // and no waiting in poll() (the simulated socket has none): one busy-polls before it
+      // parks, the other parks at once, so waking with frames ready is compiled too.
+      for (const busyPollUs of [Math.min(o.cfg.busyPollUs, 50), 0]) {
+        this.loops.push(
+          new BlockingLoop(this.sim, this.target.handler, { batchSize: o.cfg.batchSize, busyPollUs, controlEveryMs: 0, pollTimeoutMs: 0, idleEveryMs: 0 }),
+        );
       }
-    } finally {
-      sim.close();
-    }
-  } else {
-    // Raw mode: the pipeline and stages over frames in a plain buffer (the AF_PACKET ring code
-    // itself is not simulated; it warms on the first real blocks).
-    const slot = 2048;
-    const buf = new Uint8Array(slot * batch);
-    while (n < maxFrames) {
-      const h = target.handler;
-      h.beginBatch?.();
-      for (let i = 0; i < batch; i++) {
-        const f = frames[(n + i) % frames.length];
-        buf.set(f, i * slot);
-        h.frame(buf, i * slot, f.length);
-      }
-      h.endBatch?.();
-      n += batch;
-      target.afterBatch?.();
-      if ((++rounds & 255) === 0 && (allHot() || performance.now() - t0 > budget)) break;
     }
   }
-  const cold = o.hot.filter((h) => isOptimized(h.fn) === false).map((h) => h.name);
-  const known = o.hot.some((h) => isOptimized(h.fn) !== undefined);
-  return { ms: Math.round((performance.now() - t0) * 10) / 10, frames: n, optimized: known ? cold.length === 0 : undefined, cold };
+
+  /** Warm up; returns how long it took, how many frames it ran and what V8 compiled. */
+  run(budgetMs = this.o.budgetMs ?? 2000, maxFrames = this.o.maxFrames ?? 2_000_000): WarmReport {
+    const t0 = performance.now();
+    const { frames, target } = this;
+    const batch = this.o.cfg.batchSize;
+    const allHot = () => this.o.hot.every((h) => isOptimized(h.fn) !== false);
+    let n = 0;
+    let rounds = 0;
+    const done = () => n >= maxFrames || ((++rounds & 255) === 0 && (allHot() || performance.now() - t0 > budgetMs));
+
+    if (this.kernel) {
+      const kernel = this.kernel;
+      let finished = false;
+      let r = 0;
+      const step = (): boolean => {
+        kernel.complete();
+        target.afterBatch?.();
+        if (done()) {
+          finished = true;
+          return false;
+        }
+        if (++r > 64) return false;
+        // Bursts of one to several batches, and now and then nothing (the idle path).
+        const want = (r & 7) === 7 ? 0 : batch * (1 + (r % 5));
+        n += kernel.deliver(frames, n, want, this.clock.now());
+        return true;
+      };
+      // Two control functions, so the call inside LoopHooks.control is compiled for any (the
+      // live datapath brings a third).
+      const hooks = [new LoopHooks(step, () => {}), new LoopHooks(() => step(), () => void 0)];
+      for (let turn = 0; !finished; turn++) {
+        r = 0;
+        this.loops[turn & 1].run(hooks[(turn >> 1) & 1]);
+      }
+      kernel.complete();
+    } else {
+      // Raw mode: the pipeline and stages over frames in a plain buffer (the AF_PACKET ring code
+      // itself is not simulated; it warms on the first real blocks).
+      const slot = 2048;
+      const buf = new Uint8Array(slot * batch);
+      const h = target.handler;
+      while (!done()) {
+        h.beginBatch?.();
+        for (let i = 0; i < batch; i++) {
+          const f = frames[(n + i) % frames.length];
+          buf.set(f, i * slot);
+          h.frame(buf, i * slot, f.length);
+        }
+        h.endBatch?.();
+        n += batch;
+        target.afterBatch?.();
+      }
+    }
+    const cold = this.o.hot.filter((h) => isOptimized(h.fn) === false).map((h) => h.name);
+    const known = this.o.hot.some((h) => isOptimized(h.fn) !== undefined);
+    return { ms: Math.round((performance.now() - t0) * 10) / 10, frames: n, optimized: known ? cold.length === 0 : undefined, cold };
+  }
+
+  /** Whether V8 still has every hot function compiled (true when it can't tell). */
+  hot(): boolean {
+    return this.o.hot.every((h) => isOptimized(h.fn) !== false);
+  }
 }
