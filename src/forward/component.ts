@@ -17,7 +17,7 @@ import { log } from '../log.js';
 import { allPorts, mergeConfig, readConfig, type ForwardConfig } from './rules.js';
 import { ForwardTable, macBytes, type BackendSlot } from './table.js';
 import { ForwardStage } from './stage.js';
-import { interfaceMac, NextHops } from './neighbours.js';
+import { interfaceMac, NextHops, ROUTE_MAX_AGE_MS } from './neighbours.js';
 
 export interface ForwardCounts {
   forwarded: number;
@@ -100,7 +100,8 @@ export class Forwarder implements Component {
     if (wanted.size === 0) return got;
     this.hops ??= new NextHops(this.o.ifname);
     const addrs = [...wanted.keys()];
-    let r = this.hops.resolve(addrs);
+    // A start or reload asks for every route afresh; the retries reuse recent ones.
+    let r = this.hops.resolve(addrs, this.hops.routes(addrs, settle ? 0 : ROUTE_MAX_AGE_MS));
     const hopCount = new Set([...r.results.values()].map((x) => x.via).filter((v) => v !== undefined)).size;
     let prompted = this.hops.prompt(r.unresolved);
     const deadline = performance.now() + Forwarder.settleMs;

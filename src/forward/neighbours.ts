@@ -20,6 +20,8 @@ import { AF_INET, AF_INET6, ifName, NUD_USABLE, RtNetlink, type Route } from '..
 /** At most this many next hops prompted per call (a neighbour table holds ~1024 by default). */
 export const PROMPTS_PER_ROUND = 256;
 const MAX_BACKOFF_MS = 32_000;
+/** How long the retries for unresolved backends reuse a route before asking again. */
+export const ROUTE_MAX_AGE_MS = 10_000;
 
 export interface Resolution {
   mac?: string;
@@ -44,15 +46,26 @@ export class NextHops {
     this.nl.close();
   }
 
-  /** The route of each address (canonical text), by address. */
-  routes(addrs: string[]): Map<string, Route | { problem: string }> {
-    const answers = this.nl.routeGet(addrs.map((a) => parseAddress(a).bytes));
+  /** Routes looked up, by address, with when: the retries of unresolved ones reuse them. */
+  private readonly routeCache = new Map<string, { route: Route | { problem: string }; at: number }>();
+
+  /**
+   * The route of each address (canonical text), by address: looked up now, or reused when
+   * looked up less than `maxAgeMs` ago (retries; a start or reload asks afresh).
+   */
+  routes(addrs: string[], maxAgeMs = 0, now = Date.now()): Map<string, Route | { problem: string }> {
     const out = new Map<string, Route | { problem: string }>();
-    addrs.forEach((a, i) => {
+    const ask = maxAgeMs > 0 ? addrs.filter((a) => !(now - (this.routeCache.get(a)?.at ?? -Infinity) < maxAgeMs)) : addrs;
+    const answers = this.nl.routeGet(ask.map((a) => parseAddress(a).bytes));
+    ask.forEach((a, i) => {
       const r = answers[i];
-      if ('problem' in r || r.ifindex === this.ifindex) out.set(a, r);
-      else out.set(a, { problem: `routed via ${ifName(r.ifindex)}, but xsk sends out of ${this.ifname}` });
+      const route = 'problem' in r || r.ifindex === this.ifindex ? r : { problem: `routed via ${ifName(r.ifindex)}, but xsk sends out of ${this.ifname}` };
+      this.routeCache.set(a, { route, at: now });
     });
+    for (const a of addrs) out.set(a, this.routeCache.get(a)!.route);
+    if (this.routeCache.size > 4 * addrs.length + 1024) {
+      for (const [a, c] of this.routeCache) if (now - c.at >= ROUTE_MAX_AGE_MS) this.routeCache.delete(a);
+    }
     return out;
   }
 
