@@ -53,7 +53,7 @@ export class Forwarder implements Component {
   counts?: () => ForwardCounts;
   private hops?: NextHops;
   /** How long a start or reload waits for prompted next hops to answer. */
-  static settleMs = 1000;
+  static settleMs = 500;
 
   constructor(private readonly o: ForwarderOptions) {
     this.cfg = mergeConfig(o.cli, o.configPath ? readConfig(o.configPath) : undefined);
