@@ -3,7 +3,7 @@
  * xsk_redirect: steer UDP datagrams for chosen destination ports to AF_XDP sockets.
  *
  * For every frame on the interface: parse Ethernet (up to two VLAN tags), IPv4 (any valid IHL)
- * or IPv6 (UDP as the next header), then UDP. If the destination port is a key of `ports` and
+ * or IPv6 (UDP as the next header), then UDP. If the destination port's entry in `ports` is set and
  * `xsks` holds a socket for the frame's RX queue, the frame is redirected to that socket.
  * Everything else (SSH, ping, ARP, other UDP, fragments, anything we cannot parse) is XDP_PASS:
  * the host's own traffic is never touched.
@@ -26,7 +26,7 @@
 #include <bpf/bpf_endian.h>
 
 #define MAX_QUEUES 256
-#define MAX_PORTS 1024
+#define PORT_ENTRIES 65536
 
 enum xsk_counter {
 	XSK_SEEN = 0,
@@ -43,11 +43,14 @@ struct {
 	__type(value, __u32);
 } xsks SEC(".maps");
 
-/* Destination ports (host byte order) whose datagrams go to userspace; the value is unused. */
+/*
+ * Destination ports (host byte order, the index) whose datagrams go to userspace: 1 = steer,
+ * 0 = not. One entry for every port, so any set fits, and a lookup is an index, not a hash.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_PORTS);
-	__type(key, __u16);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PORT_ENTRIES);
+	__type(key, __u32);
 	__type(value, __u8);
 } ports SEC(".maps");
 
@@ -146,7 +149,8 @@ int xsk_redirect(struct xdp_md *ctx)
 	void *end = (void *)(long)ctx->data_end;
 	struct udphdr *udp;
 	__u32 queue = ctx->rx_queue_index;
-	__u16 dport;
+	__u32 dport;
+	__u8 *steer;
 	long verdict;
 
 	count(XSK_SEEN);
@@ -154,7 +158,8 @@ int xsk_redirect(struct xdp_md *ctx)
 	if (!udp)
 		goto pass;
 	dport = bpf_ntohs(udp->dest);
-	if (!bpf_map_lookup_elem(&ports, &dport))
+	steer = bpf_map_lookup_elem(&ports, &dport);
+	if (!steer || !*steer)
 		goto pass;
 	/* XDP_PASS as the flags: no socket on this queue means the kernel keeps the frame. */
 	verdict = bpf_redirect_map(&xsks, queue, XDP_PASS);

@@ -10,6 +10,7 @@ import { ifindexOf, rxQueueCount } from './cli/interfaces.js';
 import { Forwarder } from './forward/component.js';
 import { run } from './run/runner.js';
 import { log } from './log.js';
+import { checkPorts } from './rawsock/filter.js';
 
 function fail(msg: string): never {
   process.stderr.write(`xsk: ${msg}\n`);
@@ -42,6 +43,8 @@ if (opts.forward.rules.length > 0 || opts.config) {
   }
 }
 const ports = forwarder ? forwarder.ports() : opts.ports;
-if (ports.length === 0) fail('--port: no ports to receive');
+// Limits checked before acting (auto mode's fallback to raw checks raw's own before it falls back).
+const portProblem = checkPorts(opts.mode === 'raw' ? 'raw' : 'native', ports);
+if (portProblem) fail(portProblem);
 
 await run({ opts, ifindex, queues, queueList: queueList !== undefined, ports, forwarder, fail });

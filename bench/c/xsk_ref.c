@@ -715,7 +715,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	{
-		__u16 key = opt.port;
+		__u32 key = opt.port; /* the ports map is an array indexed by port */
 		__u8 one = 1;
 
 		if ((err = bpf_map_update_elem(bpf_map__fd(m_ports), &key, &one, 0))) {

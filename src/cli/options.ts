@@ -3,7 +3,8 @@
  * with one line naming the flag, and a non-zero exit.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { existsSync } from 'node:fs';
+import { MAX_TIMER_MS } from '../util/timer.js';
+import { fileProblem } from '../util/file.js';
 import { parseForward, parseNeighbor, type ForwardConfig } from '../forward/rules.js';
 import { parseListenAddress } from '../metrics/server.js';
 import { parseCpuList, parseQueueList } from './queues.js';
@@ -60,10 +61,28 @@ function powerOfTwo(min: number, max: number) {
   };
 }
 
-function seconds(v: string): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected seconds (a number ≥ 0)');
-  return n;
+/** Decimal digits with an optional fraction: no sign, exponent, hex, spaces or Infinity. */
+const DECIMAL = /^(\d+(\.\d*)?|\.\d+)$/;
+
+/**
+ * The longest --duration: ten years. The runner arms it with longTimeout (src/util/timer.ts):
+ * a plain setTimeout turns anything past 2^31 − 1 ms (~24.8 days) into 1 ms.
+ */
+export const MAX_DURATION_S = Math.floor(MAX_TIMER_MS / 1000);
+/** --stats-interval: 0 (none), or from 0.1 s to a day. */
+export const MIN_STATS_INTERVAL_S = 0.1;
+export const MAX_STATS_INTERVAL_S = 86400;
+
+/** Seconds as a decimal number from `min` to `max`; 0 is always allowed when `zero` is given. */
+export function seconds(min: number, max: number, zero?: string) {
+  const range = `${zero ? `0 (${zero}) or ` : ''}a decimal number of seconds from ${min} to ${max}`;
+  return (v: string): number => {
+    if (!DECIMAL.test(v)) throw new InvalidArgumentError(`expected ${range}`);
+    const n = Number(v);
+    if (n === 0 && zero) return 0;
+    if (n < min || n > max) throw new InvalidArgumentError(`expected ${range}`);
+    return n;
+  };
 }
 
 export function parsePorts(v: string): number[] {
@@ -74,7 +93,6 @@ export function parsePorts(v: string): number[] {
     const a = Number(m[1]);
     const b = m[2] === undefined ? a : Number(m[2]);
     if (a < 1 || b > 65535 || a > b) throw new InvalidArgumentError(`"${part}" is outside 1-65535`);
-    if (b - a >= 1024) throw new InvalidArgumentError(`"${part}" has more than 1024 ports`);
     for (let p = a; p <= b; p++) out.add(p);
   }
   return [...out];
@@ -146,9 +164,17 @@ export function buildCommand(): Command {
         .argParser(integer(0, 10_000_000)),
     )
     .option('--hugepages', 'back the UMEM with hugepages', false)
-    .addOption(new Option('-d, --duration <s>', 'stop after this many seconds (0: until a signal)').default(0).argParser(seconds))
+    .addOption(
+      new Option('-d, --duration <s>', `stop after this many seconds (0: until a signal; at most ${MAX_DURATION_S})`)
+        .default(0)
+        .argParser(seconds(0.001, MAX_DURATION_S, 'until a signal')),
+    )
     .option('--force', 'replace an XDP program already attached to the interface', false)
-    .addOption(new Option('--stats-interval <s>', 'seconds between stats lines on stderr (0: none)').default(1).argParser(seconds))
+    .addOption(
+      new Option('--stats-interval <s>', `seconds between stats lines on stderr (0: none; else ${MIN_STATS_INTERVAL_S} to ${MAX_STATS_INTERVAL_S})`)
+        .default(1)
+        .argParser(seconds(MIN_STATS_INTERVAL_S, MAX_STATS_INTERVAL_S, 'none')),
+    )
     .showHelpAfterError(false)
     .allowExcessArguments(false);
 }
@@ -159,8 +185,13 @@ export function parseOptions(argv: string[]): XskOptions {
   const o = cmd.opts();
   const ringSize = o.ringSize as number;
   const frames = (o.frames as number | undefined) ?? ringSize * 4;
-  if (o.config !== undefined && !existsSync(o.config)) {
-    cmd.error(`error: option '--config <file>' argument '${o.config}' is invalid. no such file`);
+  if (o.config !== undefined) {
+    // A FIFO or a device would block the read (forever, for a FIFO nobody writes to).
+    const problem = fileProblem(o.config);
+    if (problem) cmd.error(`error: option '--config <file>' argument '${o.config}' is invalid. ${problem}`);
+  }
+  if (o.neighbor.length > 0 && o.forward.length === 0 && o.config === undefined) {
+    cmd.error("error: option '--neighbor <addr=mac>' needs a forwarding rule (--forward or --config): nothing would use it");
   }
   if (!o.port && o.forward.length === 0 && o.config === undefined) {
     cmd.error("error: no ports: give --port, --forward or --config");

@@ -32,6 +32,17 @@ export interface FeedOptions {
   info(): { iface: string; mode: string; ports: number[] };
 }
 
+/**
+ * A uint64 request field (a decimal string from decodeSubscribeRequest; a number from a caller
+ * in this process): a number when it is exact as one, else a bigint.
+ */
+export function uint64(v: unknown): number | bigint {
+  if (v === undefined || v === null || v === '') return 0;
+  if (typeof v === 'number') return v;
+  const b = typeof v === 'bigint' ? v : BigInt(String(v));
+  return b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
+}
+
 const DEFAULT_BATCH = 512;
 const MAX_BATCH = 8192;
 const MAX_BATCH_BYTES = 1 << 20;
@@ -137,19 +148,22 @@ export class FeedComponent implements Component, FeedCore {
     });
     const maxBatch = req.maxBatch ? Math.min(req.maxBatch, MAX_BATCH) : DEFAULT_BATCH;
     const heartbeatMs = req.heartbeatMs ? Math.max(req.heartbeatMs, MIN_HEARTBEAT_MS) : DEFAULT_HEARTBEAT_MS;
-    const from = req.fromSequence;
+    const from = uint64(req.fromSequence);
+    const maxQueueBytes = uint64(req.maxQueueBytes);
     const s = new Subscriber(
       {
         id: this.nextId++,
         peer,
         filter,
-        fromSequence: from ? Number(from) : undefined,
+        // Exact: a bigint past 2^53 − 1 (no such sequence is ever held: it gets RESUME_UNAVAILABLE
+        // with the very value asked for).
+        fromSequence: from === 0 ? undefined : from,
         maxBatch,
         maxBatchBytes: MAX_BATCH_BYTES,
         heartbeatMs,
         policy: req.slowPolicy === SlowPolicy.DISCONNECT ? 'disconnect' : 'skip',
         maxQueueMessages: req.maxQueueMessages ? Math.min(req.maxQueueMessages, this.o.queueMessages) : this.o.queueMessages,
-        maxQueueBytes: req.maxQueueBytes ? Math.min(Number(req.maxQueueBytes), this.o.queueBytes) : this.o.queueBytes,
+        maxQueueBytes: maxQueueBytes === 0 ? this.o.queueBytes : maxQueueBytes < this.o.queueBytes ? Number(maxQueueBytes) : this.o.queueBytes,
         sessionName: this.sessionName,
         nowNs: () => this.clock.now(),
         wake: () => this.schedule(),

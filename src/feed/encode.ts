@@ -23,7 +23,8 @@ export interface EventObject {
   heartbeat?: object;
   gap?: { session: string; port: number; firstMissing: number; count: number };
   skipped?: { count: number; firstSequence: number; lastSequence: number };
-  resumeUnavailable?: { requestedSequence: number; oldestSequence: number; nextSequence: number };
+  /** requestedSequence: what the client asked for, exactly (a bigint above 2^53 − 1). */
+  resumeUnavailable?: { requestedSequence: number | bigint; oldestSequence: number; nextSequence: number };
   endOfSession?: { session: string; port: number };
   shutdown?: { reason: string };
   subscribed?: { oldestSequence: number };
@@ -238,7 +239,7 @@ export class BatchWriter {
         p += f.bytes.length;
       } else {
         b[p++] = f.no << 3;
-        p = writeVarint(b, p, f.value);
+        p = typeof f.value === 'bigint' ? writeVarintBig(b, p, f.value) : writeVarint(b, p, f.value);
       }
     }
     this.pos = p;
@@ -247,9 +248,28 @@ export class BatchWriter {
 
 interface Field {
   no: number;
-  value: number;
+  value: number | bigint;
   bytes?: Buffer;
 }
-const uint = (no: number, value: number): Field => ({ no, value });
+const uint = (no: number, value: number | bigint): Field => ({ no, value });
 const str = (no: number, s: string): Field => ({ no, value: 0, bytes: Buffer.from(s, 'utf8') });
-const fieldSize = (f: Field): number => 1 + (f.bytes ? varintSize(f.bytes.length) + f.bytes.length : varintSize(f.value));
+const fieldSize = (f: Field): number =>
+  1 + (f.bytes ? varintSize(f.bytes.length) + f.bytes.length : typeof f.value === 'bigint' ? varintSizeBig(f.value) : varintSize(f.value));
+
+/** A uint64 given as a bigint (exact up to 2^64 − 1): bytes as a varint. */
+export function varintSizeBig(v: bigint): number {
+  let n = 1;
+  while (v >= 0x80n) (v >>= 7n), n++;
+  return n;
+}
+
+/** Write a uint64 given as a bigint as a varint at `pos`; returns the position after it. */
+export function writeVarintBig(b: Uint8Array, pos: number, v: bigint): number {
+  if (v < 0n || v >= 1n << 64n) throw new RangeError(`${v} is not a uint64`);
+  while (v >= 0x80n) {
+    b[pos++] = Number(v & 0x7fn) | 0x80;
+    v >>= 7n;
+  }
+  b[pos++] = Number(v);
+  return pos;
+}

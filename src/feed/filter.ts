@@ -37,7 +37,9 @@ export class Filter {
       try {
         a = parseAddress(spec.source);
       } catch (e) {
-        throw new Error(`source ${(e as Error).message}`);
+        // A long one is shown cut short (a client may send anything).
+        if (spec.source.length <= 64) throw new Error(`source ${(e as Error).message}`);
+        throw new Error(`source "${spec.source.slice(0, 64)}..." (${spec.source.length} characters) is not an IP address`);
       }
       this.family = a.family;
       this.source = a.bytes;

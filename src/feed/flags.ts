@@ -4,13 +4,19 @@
  * InvalidArgumentError, so the error line names the flag.
  */
 import { InvalidArgumentError } from 'commander';
-import { existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { fileProblem } from '../util/file.js';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 
 export type DecoderName = 'raw' | 'moldudp64';
 export const DECODERS: DecoderName[] = ['raw', 'moldudp64'];
 
-/** `9000=moldudp64,9001=raw` or `9000-9003=moldudp64` → port → decoder. */
+/**
+ * `9000=moldudp64,9001=raw` or `9000-9003=moldudp64` → port → decoder, added to `prev` (the
+ * earlier --decode values). A port given a decoder twice, in one value or across repeated
+ * flags, is refused (it would otherwise be the last one silently).
+ */
 export function parseDecode(v: string, prev?: Map<number, DecoderName>): Map<number, DecoderName> {
   const out = new Map<number, DecoderName>(prev);
   for (const part of v.split(',')) {
@@ -20,7 +26,11 @@ export function parseDecode(v: string, prev?: Map<number, DecoderName>): Map<num
     const b = m[2] === undefined ? a : Number(m[2]);
     if (a < 1 || b > 65535 || a > b) throw new InvalidArgumentError(`"${part}": ports must be within 1-65535`);
     if (!DECODERS.includes(m[3] as DecoderName)) throw new InvalidArgumentError(`"${m[3]}" is not a decoder (${DECODERS.join(', ')})`);
-    for (let p = a; p <= b; p++) out.set(p, m[3] as DecoderName);
+    for (let p = a; p <= b; p++) {
+      const had = out.get(p);
+      if (had !== undefined) throw new InvalidArgumentError(`port ${p} already has a decoder (${had}); give each port one`);
+      out.set(p, m[3] as DecoderName);
+    }
   }
   return out;
 }
@@ -65,7 +75,15 @@ export const FEED_DEFAULTS = {
  */
 export function feedFlagsFrom(o: Record<string, any>): FeedFlags | undefined | [string, string] {
   if (!o.grpc) {
-    for (const [key, flag] of [['decode', '--decode'], ['tlsCert', '--tls-cert'], ['tlsKey', '--tls-key']] as const) {
+    for (const [key, flag] of [
+      ['decode', '--decode'],
+      ['tlsCert', '--tls-cert'],
+      ['tlsKey', '--tls-key'],
+      ['feedHistory', '--feed-history'],
+      ['feedHistoryBytes', '--feed-history-bytes'],
+      ['feedQueue', '--feed-queue'],
+      ['feedQueueBytes', '--feed-queue-bytes'],
+    ] as const) {
       if (o[key] !== undefined) return [flag, 'needs --grpc'];
     }
     return undefined;
@@ -76,8 +94,9 @@ export function feedFlagsFrom(o: Record<string, any>): FeedFlags | undefined | [
     if (missing.length > 0) return ['--decode', `port(s) ${missing.join(',')} not received (add them to --port)`];
   }
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) return [o.tlsCert ? '--tls-key' : '--tls-cert', 'TLS needs both --tls-cert and --tls-key'];
-  for (const [key, flag] of [['tlsCert', '--tls-cert'], ['tlsKey', '--tls-key']] as const) {
-    if (o[key] !== undefined && !existsSync(o[key])) return [flag, `no such file: ${o[key]}`];
+  if (o.tlsCert !== undefined) {
+    const bad = checkTlsFiles(o.tlsCert, o.tlsKey);
+    if (bad) return bad;
   }
   const f: FeedFlags = {
     listen: o.grpc,
@@ -94,4 +113,36 @@ export function feedFlagsFrom(o: Record<string, any>): FeedFlags | undefined | [
   if (f.queueMessages > f.historyMessages) return ['--feed-queue', `${f.queueMessages} is more than --feed-history (${f.historyMessages})`];
   if (f.queueBytes > f.historyBytes / 2) return ['--feed-queue-bytes', `${f.queueBytes} is more than half of --feed-history-bytes (${f.historyBytes})`];
   return f;
+}
+
+/**
+ * The TLS files checked before anything starts: each a regular file, the certificate a PEM
+ * certificate, the key a PEM private key (unencrypted), and the key the certificate's. A
+ * problem comes back as `[flag, message]`; the message names the file.
+ */
+export function checkTlsFiles(certPath: string, keyPath: string): [string, string] | undefined {
+  const bad = (flag: string, file: string, why: string): [string, string] => [`${flag} <file>`, `argument '${file}' is invalid. ${why}`];
+  for (const [flag, file] of [['--tls-cert', certPath], ['--tls-key', keyPath]]) {
+    const p = fileProblem(file);
+    if (p) return bad(flag, file, p);
+  }
+  let cert: X509Certificate;
+  let key: KeyObject;
+  const certPem = readFileSync(certPath, 'latin1');
+  if (!certPem.includes('-----BEGIN CERTIFICATE-----')) return bad('--tls-cert', certPath, 'not a PEM certificate (no "-----BEGIN CERTIFICATE-----" line)');
+  try {
+    cert = new X509Certificate(certPem);
+  } catch {
+    return bad('--tls-cert', certPath, 'not a PEM certificate (the certificate does not parse)');
+  }
+  const keyPem = readFileSync(keyPath, 'latin1');
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(keyPem)) return bad('--tls-key', keyPath, 'not a PEM private key (no "-----BEGIN ... PRIVATE KEY-----" line)');
+  if (keyPem.includes('ENCRYPTED')) return bad('--tls-key', keyPath, 'an encrypted private key: xsk needs it unencrypted');
+  try {
+    key = createPrivateKey(keyPem);
+  } catch {
+    return bad('--tls-key', keyPath, 'not a PEM private key (the key does not parse)');
+  }
+  if (!cert.checkPrivateKey(key)) return bad('--tls-key', keyPath, `not the private key of the certificate in --tls-cert ${certPath}`);
+  return undefined;
 }

@@ -53,3 +53,15 @@ let eventType: protobuf.Type | undefined;
 export function decodeStatusEvent(bytes: Uint8Array): any {
   return (eventType ??= feedBatchType().lookupType('StatusEvent')).decode(bytes);
 }
+
+let requestType: protobuf.Type | undefined;
+/**
+ * A SubscribeRequest from protobuf bytes, as the server reads it: like proto-loader's object
+ * (camelCase, enums as numbers, defaults filled in) except that uint64 fields are decimal
+ * strings, so `from_sequence` and `max_queue_bytes` arrive exact, whatever their size (with
+ * longs: Number, 2^64 − 1 would arrive rounded).
+ */
+export function decodeSubscribeRequest(bytes: Uint8Array): Record<string, any> {
+  const t = (requestType ??= feedBatchType().lookupType('SubscribeRequest'));
+  return t.toObject(t.decode(bytes), { longs: String, enums: Number, defaults: true, oneofs: true, bytes: Buffer });
+}

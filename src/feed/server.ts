@@ -5,9 +5,35 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
-import { feedServiceDefinition } from './proto.js';
+import { decodeSubscribeRequest, feedServiceDefinition } from './proto.js';
 import { grpcTarget } from './flags.js';
 import type { BatchSink } from './subscriber.js';
+import { checkTlsFiles } from './flags.js';
+import { listenError } from '../metrics/server.js';
+
+/**
+ * While a bind is under way, grpc-js's log line about a failed bind ("No address added out of
+ * total 1 resolved", at ERROR) is dropped: start() reports it as one line naming --grpc.
+ * Everything else grpc-js logs goes to stderr as before.
+ */
+let quietBind = 0;
+grpc.setLogger({
+  // grpc-js's default logger, with that one exception.
+  error: (message: unknown, ...rest: unknown[]) => {
+    if (quietBind > 0 && String(message).startsWith('No address added')) return;
+    console.error(`E ${message}`, ...rest);
+  },
+  info: (message: unknown, ...rest: unknown[]) => console.error(`I ${message}`, ...rest),
+  debug: (message: unknown, ...rest: unknown[]) => console.error(`D ${message}`, ...rest),
+} as Partial<Console>);
+
+/** Error details sent to a client are cut to this many characters (they travel in a header). */
+export const MAX_DETAILS = 512;
+
+/** `s` cut to `max` characters, saying how long it was. */
+export function capText(s: string, max = MAX_DETAILS): string {
+  return s.length <= max ? s : `${s.slice(0, max - 40)}... (${s.length} characters in all)`;
+}
 
 export interface TlsFiles {
   cert: string;
@@ -37,7 +63,8 @@ export class FeedServer {
     // Subscribe's batches arrive already encoded (see subscriber.ts): pass them through.
     const service = {
       ...def,
-      Subscribe: { ...def.Subscribe, responseSerialize: (b: Uint8Array) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)) },
+      // Requests with their uint64 fields exact (decimal strings), see decodeSubscribeRequest.
+      Subscribe: { ...def.Subscribe, requestDeserialize: (b: Buffer) => decodeSubscribeRequest(b), responseSerialize: (b: Uint8Array) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)) },
     };
     this.server.addService(service, {
       Subscribe: (call: grpc.ServerWritableStream<Record<string, any>, Uint8Array>) => this.subscribe(call),
@@ -65,7 +92,7 @@ export class FeedServer {
     try {
       sub = this.core.subscribe(call.request, sink, call.getPeer());
     } catch (e) {
-      sink.fail(grpc.status.INVALID_ARGUMENT, (e as Error).message);
+      sink.fail(grpc.status.INVALID_ARGUMENT, capText((e as Error).message));
       return;
     }
     const gone = () => {
@@ -76,13 +103,36 @@ export class FeedServer {
     call.on('close', gone);
   }
 
+  /**
+   * Bind and serve. A failure is an Error whose message is the one line to show, naming the
+   * flag: `--grpc 127.0.0.1:50051: address in use`, `--tls-cert FILE: ...` (grpc-js's own log
+   * line about it is kept off stderr).
+   */
   async start(): Promise<number> {
-    const creds = this.tls
-      ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(this.tls.cert), private_key: readFileSync(this.tls.key) }], false)
-      : grpc.ServerCredentials.createInsecure();
-    this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(grpcTarget(this.listen), creds, (err, port) => (err ? reject(err) : resolve(port))),
-    );
+    let creds: grpc.ServerCredentials;
+    if (this.tls) {
+      const bad = checkTlsFiles(this.tls.cert, this.tls.key);
+      if (bad) throw new Error(`${bad[0].split(' ')[0]} ${bad[1].replace(/^argument '(.*)' is invalid\. /, '$1: ')}`);
+      try {
+        creds = grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(this.tls.cert), private_key: readFileSync(this.tls.key) }], false);
+      } catch (e) {
+        throw new Error(`--tls-cert ${this.tls.cert}, --tls-key ${this.tls.key}: ${(e as Error).message.split('\n')[0]}`);
+      }
+    } else {
+      creds = grpc.ServerCredentials.createInsecure();
+    }
+    quietBind++;
+    try {
+      this.port = await new Promise<number>((resolve, reject) =>
+        this.server.bindAsync(grpcTarget(this.listen), creds, (err, port) => (err ? reject(err) : resolve(port))),
+      );
+    } catch (e) {
+      const msg = (e as Error).message;
+      const code = /\b(E[A-Z]{3,})\b/.exec(msg)?.[1];
+      throw new Error(listenError('--grpc', this.listen.host, this.listen.port, { code, message: msg }));
+    } finally {
+      quietBind--;
+    }
     return this.port;
   }
 

@@ -34,8 +34,8 @@ export interface SubscriberOptions {
   id: number;
   peer: string;
   filter: Filter;
-  /** Resume from this sequence; undefined: live. */
-  fromSequence?: number;
+  /** Resume from this sequence; undefined: live. Exact: a bigint past 2^53 − 1. */
+  fromSequence?: number | bigint;
   maxBatch: number;
   /** A cap on a batch's payload bytes (clients refuse messages over 4 MB by default). */
   maxBatchBytes: number;
@@ -121,7 +121,7 @@ export class Subscriber {
       sink.fail(OUT_OF_RANGE, `sequence ${from} ${why}; the oldest held is ${h.oldest}, the next is ${h.next}`);
       return;
     }
-    this.cursor = from ?? h.next;
+    this.cursor = from === undefined ? h.next : Number(from);
     this.eventCursor = h.eventAtOrAfter(this.cursor);
     this.local.push({ nextSequence: this.cursor, timeNs: o.nowNs(), subscribed: { oldestSequence: h.oldest } });
   }

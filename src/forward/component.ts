@@ -153,7 +153,7 @@ export class Forwarder implements Component {
    * Re-read the config file and swap in the new table (the port set follows). On a bad file,
    * keep the running rules and say why.
    */
-  async reload(port: Pick<Port, 'setPorts'>): Promise<boolean> {
+  async reload(port: Pick<Port, 'setPorts'> & { checkPorts?: (ports: number[]) => string | undefined }): Promise<boolean> {
     if (!this.o.configPath) {
       log.warn('reload: no --config file to re-read');
       return false;
@@ -163,6 +163,14 @@ export class Forwarder implements Component {
       cfg = mergeConfig(this.o.cli, readConfig(this.o.configPath));
     } catch (e) {
       log.error(`reload: ${(e as Error).message}; keeping the running rules`);
+      return false;
+    }
+    // A port set the datapath can't take (raw mode's filter size) is refused before anything
+    // changes: the running rules stay.
+    const nextPorts = [...new Set([...this.o.basePorts, ...allPorts(cfg)])].sort((a, b) => a - b);
+    const problem = port.checkPorts?.(nextPorts);
+    if (problem) {
+      log.error(`reload: ${problem}; keeping the running rules`);
       return false;
     }
     const table = new ForwardTable(cfg.rules);

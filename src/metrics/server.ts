@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 
 export class MetricsServer {
   readonly registry = new Registry();
@@ -39,7 +39,7 @@ export class MetricsServer {
         );
     });
     await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
+      this.server!.once('error', (e: NodeJS.ErrnoException) => reject(new Error(listenError('--metrics', this.host, this.port, e))));
       this.server!.listen(this.port, this.host, () => resolve());
     });
     return this.server.address() as AddressInfo;
@@ -50,6 +50,23 @@ export class MetricsServer {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
   }
+}
+
+/**
+ * One line for a listen that failed: the flag, the address, the cause in words, e.g.
+ * `--metrics 127.0.0.1:9100: address in use`. (Also used for --grpc.)
+ */
+export function listenError(flag: string, host: string, port: number, e: { code?: string; message: string }): string {
+  const addr = isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+  const why: Record<string, string> = {
+    EADDRINUSE: 'address in use',
+    EADDRNOTAVAIL: 'address not available on this host',
+    EACCES: 'permission denied (a port below 1024 needs CAP_NET_BIND_SERVICE)',
+    ENOTFOUND: 'host name not found',
+    EAI_AGAIN: 'host name not found',
+    EAFNOSUPPORT: 'address family not supported',
+  };
+  return `${flag} ${addr}: ${(e.code && why[e.code]) ?? e.code ?? e.message.split('\n')[0]}`;
 }
 
 /** HOST:PORT or [IPv6]:PORT. */

@@ -18,9 +18,19 @@
  * Frames shorter than a load are rejected by the kernel's interpreter itself (a load past the
  * end returns 0), so truncated frames never match.
  *
- * Port set → code: the ports are merged into ranges; each single port costs 2 instructions and
- * each range 3, checked in order. The kernel's limit is 4096 instructions (BPF_MAXINSNS): about
- * 2000 separate ports, or any number of ports in fewer than ~1300 ranges.
+ * Port set → code: the ports are merged into sorted ranges (a single port is a range of one),
+ * cut into groups of up to GROUP ranges. An index finds the group that may hold the port (two
+ * instructions a group: "above this group's last port? next group : go to the group"), then the
+ * group is scanned in order, two instructions a range: "above this range? next range : at or
+ * above its first port? accept : reject" (the ranges are sorted, so a port below a range is in
+ * no later one). Each group ends with its own accept and reject, so every conditional jump
+ * stays within its 8-bit reach. A frame costs at most two instructions per group plus two per
+ * range of one group; the program, 2 instructions per range plus 4 per group, plus the headers.
+ *
+ * The kernel's limit is 4096 instructions (BPF_MAXINSNS): about 1,980 separate ranges, whatever
+ * their widths (1-65535 is one range). A set that needs more is refused before anything is
+ * done, by checkPorts() (the runner calls it at start and on reload) or by portFilter() itself,
+ * with a one-line message that names the flags and what to do.
  */
 
 // Instruction classes, sizes, modes, operations (linux/bpf_common.h).
@@ -132,8 +142,14 @@ export function portRanges(ports: readonly number[]): [number, number][] {
   return out;
 }
 
-/** The filter for a set of UDP destination ports (an empty set accepts nothing). */
-export function portFilter(ports: readonly number[]): Insn[] {
+/**
+ * Ranges per group: the scan of a group jumps to the group's accept/reject, at most 2 × GROUP − 1
+ * instructions ahead, within a conditional jump's 255.
+ */
+const GROUP = 127;
+
+/** The filter's instructions, however many there are (portFilter checks the limit). */
+export function buildPortFilter(ports: readonly number[]): Insn[] {
   const a = new Assembler();
   const ld = (size: number, off: number) => a.stmt(BPF_LD | size | BPF_ABS, off);
 
@@ -187,24 +203,84 @@ export function portFilter(ports: readonly number[]): Insn[] {
 
   // A holds the destination port.
   a.label('ports');
-  for (const [lo, hi] of portRanges(ports)) {
-    if (lo === hi) {
-      a.jump(BPF_JEQ, lo, 0, 1);
-    } else {
-      a.jump(BPF_JGE, lo, 0, 2);
-      a.jump(BPF_JGT, hi, 1, 0);
-    }
+  const ranges = portRanges(ports);
+  const groups: [number, number][][] = [];
+  for (let i = 0; i < ranges.length; i += GROUP) groups.push(ranges.slice(i, i + GROUP));
+  // The index: the first group whose last port is at or above A.
+  groups.forEach((g, gi) => {
+    a.jump(BPF_JGT, g[g.length - 1][1], 1, 0);
+    a.ja(`group${gi}`);
+  });
+  a.stmt(BPF_RET | BPF_K, 0); // above every range (and the empty set)
+  groups.forEach((g, gi) => {
+    a.label(`group${gi}`);
+    g.forEach(([lo, hi], ri) => {
+      // Above this range: the next one (the last range of a group never is: the index said so).
+      a.jump(BPF_JGT, hi, ri + 1 < g.length ? 1 : `reject${gi}`, 0);
+      a.jump(BPF_JGE, lo, `accept${gi}`, `reject${gi}`);
+    });
+    a.label(`accept${gi}`);
     a.stmt(BPF_RET | BPF_K, ACCEPT);
-  }
-  a.stmt(BPF_RET | BPF_K, 0);
+    a.label(`reject${gi}`);
+    a.stmt(BPF_RET | BPF_K, 0);
+  });
+  return a.finish();
+}
 
-  const prog = a.finish();
-  if (prog.length > BPF_MAXINSNS) {
-    throw new Error(
-      `the port set needs a socket filter of ${prog.length} instructions, more than the kernel's ${BPF_MAXINSNS}: use fewer, wider port ranges`,
-    );
-  }
+/**
+ * The filter for a set of UDP destination ports (an empty set accepts nothing). Throws, with the
+ * one-line message of checkPorts, when it would not fit in the kernel's 4096 instructions.
+ */
+export function portFilter(ports: readonly number[]): Insn[] {
+  const prog = buildPortFilter(ports);
+  if (prog.length > BPF_MAXINSNS) throw new Error(tooLarge(ports, prog.length));
   return prog;
+}
+
+let fixedLength = 0;
+/** Instructions of the filter for `ports`, without making it: 2 per range, 4 per group, and the rest. */
+export function filterLength(ports: readonly number[]): number {
+  fixedLength ||= buildPortFilter([]).length;
+  const n = portRanges(ports).length;
+  return fixedLength + 2 * n + 4 * Math.ceil(n / GROUP);
+}
+
+/** The most separate ranges a filter can hold (1,981: the ports 1, 3, 5, ... 3961). */
+export function maxFilterRanges(): number {
+  let n = BPF_MAXINSNS >> 1;
+  while (filterLength(Array.from({ length: n }, (_, i) => 2 * i + 1)) > BPF_MAXINSNS) n--;
+  return n;
+}
+
+function tooLarge(ports: readonly number[], insns: number): string {
+  const ranges = portRanges(ports).length;
+  return (
+    `--port/--forward/--config: raw mode (AF_PACKET) can't take these ${new Set(ports).size} ports: as ${ranges} separate ranges they need a ` +
+    `socket filter of ${insns} instructions, more than the kernel's ${BPF_MAXINSNS} (at most ${maxFilterRanges()} ranges); ` +
+    `merge them into fewer, wider ranges (e.g. 9000-9999), or use AF_XDP (--mode native or generic), which takes any set`
+  );
+}
+
+export type ModeChoice = 'auto' | 'native' | 'generic' | 'raw';
+
+/**
+ * Whether `ports` can be received in `mode`, checked before acting (at start, and on a reload
+ * before anything is swapped): undefined if so, else the one-line reason, naming the flags.
+ *  - every mode: at least one port, each an integer from 1 to 65535;
+ *  - native / generic (AF_XDP): nothing more: the XDP program's port map has an entry for
+ *    every port;
+ *  - raw (AF_PACKET): the socket filter must fit in the kernel's 4096 instructions (about
+ *    1,980 separate ranges, see maxFilterRanges());
+ *  - auto: as AF_XDP. Auto mode must call checkPorts('raw', ports) again before it falls
+ *    back to raw mode, and a reload in raw mode checks 'raw'.
+ */
+export function checkPorts(mode: ModeChoice, ports: readonly number[]): string | undefined {
+  if (ports.length === 0) return '--port/--forward/--config: no ports to receive';
+  const bad = ports.find((p) => !Number.isInteger(p) || p < 1 || p > 65535);
+  if (bad !== undefined) return `--port/--forward/--config: port ${bad} is outside 1-65535`;
+  if (mode !== 'raw') return undefined;
+  const insns = filterLength(ports);
+  return insns > BPF_MAXINSNS ? tooLarge(ports, insns) : undefined;
 }
 
 /** struct sock_filter[] as the kernel wants it (8 bytes each, little-endian host). */

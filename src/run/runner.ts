@@ -27,6 +27,8 @@ import { initLatency, Latency } from '../pipeline/latency.js';
 import { MetricsComponent } from '../metrics/component.js';
 import { RuntimeWatch } from '../metrics/runtime.js';
 import { log } from '../log.js';
+import { longTimeout } from '../util/timer.js';
+import { checkPorts } from '../rawsock/filter.js';
 import { QueuePool, type ReadySocket } from './pool.js';
 import { serializeTable } from './forward-table.js';
 import { totals } from './aggregate.js';
@@ -81,6 +83,9 @@ export async function run(c: RunContext): Promise<void> {
 
   const fallBack = (why: string) => {
     if (opts.mode !== 'auto') fail(why);
+    // Raw mode's socket filter has limits of its own: say both reasons rather than fail later.
+    const rawProblem = checkPorts('raw', c.ports);
+    if (rawProblem) fail(`AF_XDP unavailable (${why}), and raw mode can't take these ports: ${rawProblem}`);
     log.warn(`AF_XDP unavailable (${why}); falling back to raw mode (AF_PACKET)`);
     kind = 'raw';
     mode = 'raw';
@@ -237,7 +242,7 @@ export async function run(c: RunContext): Promise<void> {
     if (stopping) return;
     stopping = true;
     clearInterval(statsTimer);
-    clearTimeout(durationTimer);
+    durationTimer?.clear();
     // Stop steering first: no frame is redirected to a socket that is about to close.
     program?.detach();
     await pool!.stop();
@@ -259,13 +264,14 @@ export async function run(c: RunContext): Promise<void> {
     process.stdout.write(JSON.stringify(result) + '\n');
     process.exit(0);
   };
-  const durationTimer = opts.duration > 0 ? setTimeout(() => void shutdown('duration'), opts.duration * 1000) : undefined;
+  const durationTimer = opts.duration > 0 ? longTimeout(() => void shutdown('duration'), opts.duration * 1000) : undefined;
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   // SIGHUP re-reads --config (forward rules, ports, neighbours); sockets and program stay.
   process.on('SIGHUP', () => {
     if (!forwarder) return log.warn('SIGHUP: nothing to reload (no --config)');
     void forwarder.reload({
+      checkPorts: (p) => checkPorts(kind === 'raw' ? 'raw' : 'native', p),
       setPorts: (p) => {
         if (program) program.setPorts(p);
         else pool!.broadcast({ type: 'ports', ports: p });

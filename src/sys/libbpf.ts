@@ -95,6 +95,16 @@ export const bpf_map_delete_elem = lib.func('int bpf_map_delete_elem(int fd, con
   fd: number,
   key: Buffer,
 ) => number;
+/** struct bpf_map_batch_opts { size_t sz; __u64 elem_flags; __u64 flags; } */
+export const bpf_map_batch_opts = koffi.struct('bpf_map_batch_opts', { sz: 'size_t', elem_flags: 'uint64_t', flags: 'uint64_t' });
+/** `count` in: the number of keys; out: how many were updated (also on error). */
+export const bpf_map_update_batch = lib.func('bpf_map_update_batch', 'int', [
+  'int',
+  'const void *',
+  'const void *',
+  koffi.inout(koffi.pointer('uint32_t')),
+  koffi.pointer(bpf_map_batch_opts),
+]) as (fd: number, keys: Buffer, values: Buffer, count: number[], opts: { sz: number; elem_flags: number; flags: number }) => number;
 export const bpf_map_get_next_key = lib.func(
   'int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next)',
 ) as (fd: number, key: Buffer | null, next: Buffer) => number;
@@ -110,6 +120,14 @@ export const bpf_xdp_query_id = lib.func('int bpf_xdp_query_id(int ifindex, int 
   ifindex: number,
   flags: number,
   progId: number[],
+) => number;
+/** A new fd for a loaded program by id (close it); negative errno on failure. */
+export const bpf_prog_get_fd_by_id = lib.func('int bpf_prog_get_fd_by_id(uint32_t id)') as (id: number) => number;
+/** BPF_OBJ_GET_INFO_BY_FD: `info` is filled up to `len[0]` bytes (struct bpf_prog_info for a program). */
+export const bpf_obj_get_info_by_fd = lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *len)') as (
+  fd: number,
+  info: Buffer,
+  len: number[],
 ) => number;
 export const bpf_xdp_detach = lib.func('int bpf_xdp_detach(int ifindex, uint32_t flags, const void *opts)') as (
   ifindex: number,

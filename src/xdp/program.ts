@@ -13,8 +13,15 @@ import { existsSync } from 'node:fs';
 import { close } from '../sys/libc.js';
 import { SysError } from '../sys/errors.js';
 import * as bpf from '../sys/libbpf.js';
+import { log } from '../log.js';
 
 export type AttachMode = 'native' | 'generic';
+
+const EINVAL = 22;
+const EOPNOTSUPP = 95;
+const ENOTSUPP = 524;
+/** Whether bpf_map_update_batch works on the ports array (found out on first use). */
+let batchUpdate = true;
 
 const COUNTER_NAMES = ['seen', 'redirected', 'passed', 'meta_failed'] as const;
 export type ProgramCounters = Record<(typeof COUNTER_NAMES)[number], number>;
@@ -54,23 +61,43 @@ export class XdpProgram {
     }
   }
 
-  /** Replace the set of steered UDP destination ports; takes effect at once, no reattach. */
+  /**
+   * Replace the set of steered UDP destination ports; takes effect at once, no reattach. The
+   * `ports` map is an array with an entry for every port (1 = steer), so any set fits: only the
+   * entries that change are written, in one bpf_map_update_batch (per entry where the kernel
+   * has no batch op for arrays). Throws on a port outside 1-65535 before writing anything.
+   */
   setPorts(ports: Iterable<number>): void {
     const next = new Set(ports);
-    const key = Buffer.alloc(2);
-    const one = Buffer.from([1]);
-    for (const p of next) {
-      if (this.portSet.has(p)) continue;
-      key.writeUInt16LE(p);
-      const r = bpf.bpf_map_update_elem(this.portsFd, key, one, 0);
-      if (r < 0) throw new SysError('bpf_map_update_elem(ports)', -r, `port ${p}`);
-    }
-    for (const p of this.portSet) {
-      if (next.has(p)) continue;
-      key.writeUInt16LE(p);
-      bpf.bpf_map_delete_elem(this.portsFd, key);
-    }
+    for (const p of next) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new Error(`port ${p} is outside 1-65535`);
+    const changes: [number, number][] = [];
+    for (const p of next) if (!this.portSet.has(p)) changes.push([p, 1]);
+    for (const p of this.portSet) if (!next.has(p)) changes.push([p, 0]);
+    if (changes.length > 0) this.writePorts(changes);
     this.portSet = next;
+  }
+
+  private writePorts(changes: [number, number][]): void {
+    const keys = Buffer.alloc(4 * changes.length);
+    const values = Buffer.alloc(changes.length);
+    changes.forEach(([p, v], i) => {
+      keys.writeUInt32LE(p, 4 * i);
+      values[i] = v;
+    });
+    if (batchUpdate) {
+      const count = [changes.length];
+      const r = bpf.bpf_map_update_batch(this.portsFd, keys, values, count, { sz: koffi.sizeof(bpf.bpf_map_batch_opts), elem_flags: 0, flags: 0 });
+      if (r === 0) return;
+      // No batch op for this map type here (older kernels): one entry at a time, from the start.
+      if (-r !== EINVAL && -r !== ENOTSUPP && -r !== EOPNOTSUPP) throw new SysError('bpf_map_update_batch(ports)', -r);
+      batchUpdate = false;
+    }
+    const one = Buffer.alloc(1);
+    changes.forEach(([p, v], i) => {
+      one[0] = v;
+      const r = bpf.bpf_map_update_elem(this.portsFd, keys.subarray(4 * i, 4 * i + 4), one, 0);
+      if (r < 0) throw new SysError('bpf_map_update_elem(ports)', -r, `port ${p}`);
+    });
   }
 
   ports(): number[] {
@@ -102,7 +129,7 @@ export class XdpProgram {
   makeWay(ifindex: number, ifname: string, force = false): void {
     const existing = attachedPrograms(ifindex);
     if (existing.length === 0) return;
-    const what = existing.map((e) => `program id ${e.id} (${e.mode})`).join(', ');
+    const what = existing.map(describeProgram).join(', ');
     if (!force) {
       throw new Error(
         `${ifname} already has an XDP ${what}; refusing to replace it (use --force, or remove it with: ip link set dev ${ifname} xdp off)`,
@@ -113,6 +140,7 @@ export class XdpProgram {
       if (r < 0) {
         throw new SysError('bpf_xdp_detach', -r, `${ifname} ${what} is held by a bpf_link of another process; stop that process first`);
       }
+      log.warn(`--force: replaced the XDP ${describeProgram(e)} on ${ifname}`);
     }
   }
 
@@ -166,9 +194,41 @@ export class XdpProgram {
   }
 }
 
-/** XDP programs attached to an interface, per mode. */
-export function attachedPrograms(ifindex: number): { id: number; mode: AttachMode | 'offload' }[] {
-  const found: { id: number; mode: AttachMode | 'offload' }[] = [];
+export interface AttachedProgram {
+  id: number;
+  mode: AttachMode | 'offload';
+  /** The program's name and tag (hex), when the kernel still has it and lets us see it. */
+  name?: string;
+  tag?: string;
+}
+
+/** `program id 42 "xdp_drop" (native, tag 0123456789abcdef)`. */
+export function describeProgram(p: AttachedProgram): string {
+  return `program id ${p.id}${p.name !== undefined ? ` "${p.name}"` : ''} (${p.mode}${p.tag ? `, tag ${p.tag}` : ''})`;
+}
+
+/**
+ * A loaded program's name and tag by id (bpf_prog_get_fd_by_id + BPF_OBJ_GET_INFO_BY_FD);
+ * undefined if it is gone or we may not look (needs CAP_SYS_ADMIN).
+ */
+export function programInfo(id: number): { name: string; tag: string } | undefined {
+  const fd = bpf.bpf_prog_get_fd_by_id(id);
+  if (fd < 0) return undefined;
+  try {
+    // struct bpf_prog_info up to name: type, id, tag[8] at 8, ..., name[16] at 64.
+    const info = Buffer.alloc(80);
+    if (bpf.bpf_obj_get_info_by_fd(fd, info, [info.length]) < 0) return undefined;
+    const name = info.subarray(64, 80);
+    const end = name.indexOf(0);
+    return { name: name.subarray(0, end < 0 ? 16 : end).toString('latin1'), tag: info.subarray(8, 16).toString('hex') };
+  } finally {
+    close(fd);
+  }
+}
+
+/** XDP programs attached to an interface, per mode, with their names where they can be had. */
+export function attachedPrograms(ifindex: number): AttachedProgram[] {
+  const found: AttachedProgram[] = [];
   const modes: [number, AttachMode | 'offload'][] = [
     [bpf.XDP_FLAGS_DRV_MODE, 'native'],
     [bpf.XDP_FLAGS_SKB_MODE, 'generic'],
@@ -178,7 +238,7 @@ export function attachedPrograms(ifindex: number): { id: number; mode: AttachMod
     const id = [0];
     const r = bpf.bpf_xdp_query_id(ifindex, flag, id);
     if (r < 0 && r !== -22) throw new SysError('bpf_xdp_query_id', -r);
-    if (r === 0 && id[0]) found.push({ id: id[0], mode });
+    if (r === 0 && id[0]) found.push({ id: id[0], mode, ...programInfo(id[0]) });
   }
   return found;
 }

@@ -118,13 +118,20 @@ for (const mode of ['native', 'generic'] as const) {
       assert.match(forced.stderr, /held by a bpf_link of another process/);
       first.signal('SIGTERM');
       assert.equal(await first.exit(), 0);
-      // A program attached through netlink (ip link) is replaced with --force, and gone after.
-      const obj = new URL('../../dist/bpf/xsk_redirect.o', import.meta.url).pathname;
+      // A program attached through netlink (ip link) is replaced with --force, and gone after;
+      // both the refusal and the warning say which program it is (id, name, mode, tag).
+      const obj = new URL('../../dist/bpf/xsk_sink.o', import.meta.url).pathname;
       sb.exec(sb.dut, 'ip', ['link', 'set', 'dev', sb.dutIf, mode === 'native' ? 'xdpdrv' : 'xdpgeneric', 'obj', obj, 'sec', 'xdp']);
       const refused = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', mode]);
       assert.notEqual(await refused.exit(), 0);
+      const which = new RegExp(`program id (\\d+) "xsk_sink" \\(${mode}, tag [0-9a-f]{16}\\)`);
+      assert.match(refused.stderr, new RegExp(`${sb.dutIf} already has an XDP ${which.source}; refusing to replace it`));
       const replaced = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', mode, '--force', '--duration', '0.5']);
       assert.equal(await replaced.exit(), 0, replaced.stderr);
+      const warn = replaced.stderr.split('\n').map((l) => (l.startsWith('{') ? JSON.parse(l) : {})).find((l) => /--force: replaced/.test(l.msg ?? ''));
+      assert.ok(warn, replaced.stderr);
+      assert.equal(warn.level, 40);
+      assert.match(warn.msg, new RegExp(`^--force: replaced the XDP ${which.source} on ${sb.dutIf}$`));
       assert.equal(await waitNoXdp(sb), '');
     });
   });

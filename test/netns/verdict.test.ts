@@ -98,6 +98,52 @@ describe('xsk_redirect verdicts (BPF_PROG_TEST_RUN)', () => {
     assert.equal(verdict(buildUdpFrame({ dstPort: PORT + 5 })), XDP_PASS);
   });
 
+  it('steers every port of 1-65535 at once (the ports map is an array, no 1,024 limit)', () => {
+    const all = Array.from({ length: 65535 }, (_, i) => i + 1);
+    prog.setPorts(all);
+    try {
+      assert.equal(prog.ports().length, 65535);
+      for (const p of [1, 53, PORT, 40000, 65535]) {
+        assert.equal(verdict(buildUdpFrame({ dstPort: p })), XDP_REDIRECT, `port ${p}`);
+        assert.equal(verdict(buildUdpFrame({ ipVersion: 6, dstPort: p })), XDP_REDIRECT, `IPv6 port ${p}`);
+      }
+      assert.equal(verdict(buildUdpFrame({ dstPort: PORT, protocol: 6 })), XDP_PASS, 'TCP still passes');
+    } finally {
+      prog.setPorts([PORT]);
+    }
+    assert.equal(verdict(buildUdpFrame({ dstPort: 40000 })), XDP_PASS, 'cleared again');
+    assert.equal(verdict(buildUdpFrame({ dstPort: PORT })), XDP_REDIRECT);
+  });
+
+  it('steers exactly a set of 3,000 scattered ports, and follows a change to another such set', () => {
+    const pick = (seed: number) => {
+      const s = new Set<number>();
+      for (let i = 0; s.size < 3000; i++) s.add(1 + ((i * 7919 + seed * 104729) % 65535));
+      return s;
+    };
+    const a = pick(1);
+    const b = pick(2);
+    for (const set of [a, b]) {
+      prog.setPorts(set);
+      assert.deepEqual(prog.ports(), [...set].sort((x, y) => x - y));
+      // Every port in the set, and every port of a sample outside it.
+      for (const p of set) assert.equal(verdict(buildUdpFrame({ dstPort: p })), XDP_REDIRECT, `port ${p} in the set`);
+      for (let p = 1; p <= 65535; p += 97) {
+        if (!set.has(p)) assert.equal(verdict(buildUdpFrame({ dstPort: p })), XDP_PASS, `port ${p} not in the set`);
+      }
+    }
+    prog.setPorts([PORT]);
+    assert.deepEqual(prog.ports(), [PORT]);
+    for (const p of [...a].slice(0, 200)) if (p !== PORT) assert.equal(verdict(buildUdpFrame({ dstPort: p })), XDP_PASS, `port ${p} cleared`);
+  });
+
+  it('refuses a port outside 1-65535 before changing anything', () => {
+    assert.throws(() => prog.setPorts([PORT, 65536]), /port 65536 is outside 1-65535/);
+    assert.throws(() => prog.setPorts([0]), /port 0 is outside 1-65535/);
+    assert.deepEqual(prog.ports(), [PORT]);
+    assert.equal(verdict(buildUdpFrame({ dstPort: PORT })), XDP_REDIRECT);
+  });
+
   it('passes a matching frame when no socket serves the queue', () => {
     prog.clearSocket(0);
     try {

@@ -10,6 +10,39 @@ import { FrameParser } from '../../src/frame/parse.js';
 import { FeedComponent } from '../../src/feed/component.js';
 import { FeedClient, type FeedBatch, type FeedMessage, type StatusEvent, type Subscription } from '../../src/feed/client.js';
 import { moldPacket, testMessage, checkTestMessage } from '../../src/feed/mold-packet.js';
+import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import { PROTO_PATH, decodeBatch } from '../../src/feed/proto.js';
+
+/**
+ * Subscribe with a raw request (uint64 fields as decimal strings, exact) and read the raw
+ * batches, decoded by protobufjs (uint64 as Long: exact too), and the final status.
+ */
+async function rawSubscribe(port: number, request: Record<string, unknown>): Promise<{ batches: any[]; code: number; details: string }> {
+  const reqType = protobuf.loadSync(PROTO_PATH).lookupType('xsk.feed.v1.SubscribeRequest');
+  const Client = grpc.makeGenericClientConstructor(
+    {
+      Subscribe: {
+        path: '/xsk.feed.v1.Feed/Subscribe',
+        requestStream: false,
+        responseStream: true,
+        requestSerialize: (r: object) => Buffer.from(reqType.encode(reqType.fromObject(r)).finish()),
+        requestDeserialize: (b: Buffer) => b,
+        responseSerialize: (b: Buffer) => b,
+        responseDeserialize: (b: Buffer) => decodeBatch(b),
+      },
+    },
+    'Feed',
+  );
+  const c = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const call = (c as any).Subscribe(request);
+  const batches: any[] = [];
+  call.on('data', (b: any) => batches.push(b));
+  call.on('error', () => {});
+  const status = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+  c.close();
+  return { batches, code: status.code, details: status.details };
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const parser = new FrameParser();
@@ -135,6 +168,34 @@ describe('feed over gRPC (loopback)', () => {
     assert.equal(ev.requestedSequence, 1);
     assert.equal(ev.oldestSequence, feed.history.oldest);
     assert.equal(r.msgs.length, 0);
+  });
+
+  it('reports a from_sequence of 2^64 − 1 and of 2^53 + 1 exactly in RESUME_UNAVAILABLE and the status', async () => {
+    for (const asked of ['18446744073709551615', '9007199254740993']) {
+      const r = await rawSubscribe(feed.port, { fromSequence: asked, ports: [9000] });
+      assert.equal(r.code, grpc.status.OUT_OF_RANGE, r.details);
+      assert.equal(r.details, `sequence ${asked} has not been assigned yet; the oldest held is ${feed.history.oldest}, the next is ${feed.history.next}`);
+      const ev = r.batches.flatMap((b) => b.events).find((e: any) => e.resumeUnavailable);
+      assert.ok(ev, 'a RESUME_UNAVAILABLE event');
+      assert.equal(ev.resumeUnavailable.requestedSequence.toString(), asked);
+      assert.equal(Number(ev.resumeUnavailable.oldestSequence), feed.history.oldest);
+    }
+  });
+
+  it('takes a max_queue_bytes of 2^64 − 1 as the server maximum', async () => {
+    const r = rawSubscribe(feed.port, { maxQueueBytes: '18446744073709551615', heartbeatMs: 20 });
+    await sleep(100);
+    const sub = [...(feed as any).subs].at(-1);
+    assert.equal(sub.o.maxQueueBytes, 256 << 10);
+    sub.shutdown('test', performance.now());
+    (feed as any).reap();
+    await r;
+  });
+
+  it('refuses a 1 MiB source with INVALID_ARGUMENT and a short message, not RESOURCE_EXHAUSTED', async () => {
+    const r = await rawSubscribe(feed.port, { source: 'x'.repeat(1 << 20) });
+    assert.equal(r.code, grpc.status.INVALID_ARGUMENT);
+    assert.equal(r.details, `source "${'x'.repeat(64)}..." (1048576 characters) is not an IP address`);
   });
 
   it('filters by port, source, kind and message type', async () => {

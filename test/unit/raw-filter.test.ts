@@ -16,6 +16,9 @@ import { mulberry32 } from '../helpers/prng.js';
 const PACKET_HOST = 0;
 const PACKET_OUTGOING = 4;
 
+/** Instructions the last run() went through. */
+let ran = 0;
+
 /** Run a cBPF program on a frame as the kernel would; returns the accepted length (0: dropped). */
 function run(prog: f.Insn[], pkt: Uint8Array, pkttype = PACKET_HOST): number {
   let A = 0;
@@ -36,6 +39,7 @@ function run(prog: f.Insn[], pkt: Uint8Array, pkttype = PACKET_HOST): number {
   const sizeOf = (code: number) => ({ [f.BPF_W]: 4, [f.BPF_H]: 2, [f.BPF_B]: 1 })[code & 0x18]!;
   for (let pc = 0, steps = 0; pc < prog.length; pc++, steps++) {
     assert.ok(steps <= prog.length, 'no loops in cBPF');
+    ran = steps + 1;
     const { code, jt, jf, k } = prog[pc];
     const cls = code & 0x07;
     if (cls === f.BPF_LD) {
@@ -181,11 +185,75 @@ describe('port sets', () => {
     assert.equal(run(f.portFilter([]), buildUdpFrame({ dstPort: 9000 })), 0);
   });
 
-  it('fits 1024-port ranges and ~2000 single ports, and says so when a set does not fit', () => {
-    assert.ok(f.portFilter(Array.from({ length: 1024 }, (_, i) => 10000 + i)).length < 100);
-    const singles = Array.from({ length: 2000 }, (_, i) => 2 * i + 1);
-    assert.ok(f.portFilter(singles).length <= f.BPF_MAXINSNS);
-    assert.throws(() => f.portFilter(Array.from({ length: 2100 }, (_, i) => 2 * i + 1)), /more than the kernel's 4096: use fewer, wider port ranges/);
+  it('takes any number of ports in few ranges, up to 1,981 separate ranges, and says so when a set does not fit', () => {
+    assert.equal(f.portFilter(Array.from({ length: 65535 }, (_, i) => i + 1)).length, 75, '1-65535 is one range');
+    assert.equal(f.portFilter(Array.from({ length: 1024 }, (_, i) => 10000 + i)).length, 75);
+    assert.equal(f.maxFilterRanges(), 1981);
+    const most = Array.from({ length: 1981 }, (_, i) => 2 * i + 1);
+    assert.equal(f.portFilter(most).length, 4095);
+    assert.equal(f.filterLength(most), 4095);
+    assert.throws(
+      () => f.portFilter(Array.from({ length: 1982 }, (_, i) => 2 * i + 1)),
+      (e: Error) =>
+        e.message ===
+        "--port/--forward/--config: raw mode (AF_PACKET) can't take these 1982 ports: as 1982 separate ranges they need a socket filter of 4097 instructions, more than the kernel's 4096 (at most 1981 ranges); merge them into fewer, wider ranges (e.g. 9000-9999), or use AF_XDP (--mode native or generic), which takes any set",
+    );
+  });
+
+  it('accepts exactly the ports of a set of 1,981 ranges (16 groups), checked over all 65536 ports', () => {
+    const rand = mulberry32(9);
+    const set = new Set<number>();
+    let p = 1;
+    for (let r = 0; r < 1981; r++) {
+      const width = rand() < 0.7 ? 1 : 1 + Math.floor(rand() * 20);
+      for (let i = 0; i < width; i++) set.add(p + i);
+      p += width + 1 + Math.floor(rand() * 10);
+    }
+    assert.equal(f.portRanges([...set]).length, 1981);
+    const program = f.portFilter([...set]);
+    assert.ok(program.length <= f.BPF_MAXINSNS);
+    const frame = buildUdpFrame({ dstPort: 1 });
+    const at = findUdp(frame) + 2;
+    let longest = 0;
+    for (let port = 0; port <= 65535; port++) {
+      frame[at] = port >>> 8;
+      frame[at + 1] = port & 0xff;
+      const got = run(program, frame) === f.ACCEPT;
+      if (got !== set.has(port)) assert.fail(`port ${port} ${got ? 'accepted' : 'rejected'}`);
+      longest = Math.max(longest, ran);
+    }
+    // The index and one group: at most 2 × 16 + 2 × 127 instructions after the headers.
+    assert.ok(longest < 40 + 2 * 16 + 2 * 127, `a frame ran ${longest} instructions`);
+  });
+});
+
+describe('checkPorts: a port set checked before acting', () => {
+  const scattered = Array.from({ length: 25000 }, (_, i) => 2 * i + 1);
+  it('takes any set of valid ports in AF_XDP modes (and auto)', () => {
+    for (const mode of ['auto', 'native', 'generic'] as const) {
+      assert.equal(f.checkPorts(mode, scattered), undefined);
+      assert.equal(f.checkPorts(mode, Array.from({ length: 65535 }, (_, i) => i + 1)), undefined);
+    }
+  });
+  it('takes a raw-mode set whose filter fits, and any number of ports in few ranges', () => {
+    assert.equal(f.checkPorts('raw', [9000, 9001]), undefined);
+    assert.equal(f.checkPorts('raw', Array.from({ length: 65535 }, (_, i) => i + 1)), undefined);
+    assert.equal(f.checkPorts('raw', Array.from({ length: 1981 }, (_, i) => 2 * i + 1)), undefined);
+  });
+  it('refuses 25,000 scattered ports in raw mode with one line naming the flags and the way out', () => {
+    const msg = f.checkPorts('raw', scattered)!;
+    assert.equal(
+      msg,
+      "--port/--forward/--config: raw mode (AF_PACKET) can't take these 25000 ports: as 25000 separate ranges they need a socket filter of 50857 instructions, more than the kernel's 4096 (at most 1981 ranges); merge them into fewer, wider ranges (e.g. 9000-9999), or use AF_XDP (--mode native or generic), which takes any set",
+    );
+    assert.equal(msg.split('\n').length, 1);
+  });
+  it('refuses no ports, and ports outside 1-65535, in every mode', () => {
+    for (const mode of ['auto', 'native', 'generic', 'raw'] as const) {
+      assert.equal(f.checkPorts(mode, []), '--port/--forward/--config: no ports to receive');
+      assert.equal(f.checkPorts(mode, [9000, 0]), '--port/--forward/--config: port 0 is outside 1-65535');
+      assert.equal(f.checkPorts(mode, [65536]), '--port/--forward/--config: port 65536 is outside 1-65535');
+    }
   });
 });
 
@@ -199,7 +267,8 @@ describe('the kernel accepts the generated programs (SO_ATTACH_FILTER)', () => {
     ['two ports', PORTS],
     ['an empty set', []],
     ['a 1024-port range', Array.from({ length: 1024 }, (_, i) => 20000 + i)],
-    ['2000 single ports (near the 4096-instruction limit)', Array.from({ length: 2000 }, (_, i) => 2 * i + 1)],
+    ['1981 single ports (4095 instructions, at the 4096-instruction limit)', Array.from({ length: 1981 }, (_, i) => 2 * i + 1)],
+    ['ports 1-65535', Array.from({ length: 65535 }, (_, i) => i + 1)],
   ] as [string, number[]][]) {
     it(`attaches the filter for ${name}`, () => attachPortFilter(fd, ports));
   }
