@@ -128,13 +128,22 @@ const loop = new BlockingLoop(port as Port, handler, { batchSize: cfg.batchSize,
 const runtime = new RuntimeWatch();
 runtime.start();
 
-/** Samples in the histograms when they were last sent: send them again only when they grew. */
+/**
+ * Histograms go out only when they changed, and while traffic flows at most once a second
+ * (encoding costs ~0.2 ms a histogram, time the loop is not receiving) — and always when asked
+ * for (a scrape) and at the end, so what is read is exact.
+ */
 let latencySent = -1;
-function snapshot(final: boolean): Snapshot {
+let latencySentAt = 0;
+function snapshot(final: boolean, asked = false): Snapshot {
   const lat = live.latency;
   const samples = lat ? lat.rx_to_user.totalCount + lat.rx_to_tx.totalCount : 0;
-  const withLatency = lat !== undefined && (final || samples !== latencySent);
-  if (withLatency) latencySent = samples;
+  const now = performance.now();
+  const withLatency = lat !== undefined && (final || (samples !== latencySent && (asked || now - latencySentAt >= 1000)));
+  if (withLatency) {
+    latencySent = samples;
+    latencySentAt = now;
+  }
   const xdp = port instanceof XdpPort ? port : undefined;
   const raw = port instanceof RawPort ? port : undefined;
   const rt = runtime.summary().runtime as Record<string, number>;
@@ -175,7 +184,7 @@ function snapshot(final: boolean): Snapshot {
       old_space_growth_bytes: rt.old_space_growth_bytes,
       heap_used_bytes: rt.heap_used_end_bytes,
     },
-    loop: { parks: loop.parks, wakeups: loop.wakeups, rewarms },
+    loop: { parks: loop.parks, wakeups: loop.wakeups, yielded: loop.yielded, rewarms },
   };
 }
 
@@ -235,8 +244,9 @@ function round(): void {
     return;
   }
   lastSnapshot = performance.now();
+  const asked = snapshotNow;
   snapshotNow = false;
-  post(snapshot(false));
+  post(snapshot(false, asked));
   setImmediate(round);
 }
 

@@ -103,7 +103,7 @@ export interface Snapshot {
   /** The datapath thread's own heap and collections. */
   runtime: { gc_minor: number; gc_major: number; gc_ms: number; old_space_growth_bytes: number; heap_used_bytes: number };
   /** The receive loop: parks in poll(), wakeups with frames, re-warms after quiet spells. */
-  loop: { parks: number; wakeups: number; rewarms: number };
+  loop: { parks: number; wakeups: number; yielded: number; rewarms: number };
 }
 
 export type FromWorker =
