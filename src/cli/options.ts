@@ -9,7 +9,8 @@ import { parseForward, parseNeighbor, type ForwardConfig } from '../forward/rule
 import { parseListenAddress } from '../metrics/server.js';
 import { parseCpuList, parseQueueList } from './queues.js';
 import { resolveStageModule } from '../run/user-stage.js';
-import { feedFlagsFrom, parseDecode, parseGrpcAddress, type FeedFlags } from '../feed/flags.js';
+import { FEED_DEFAULTS, feedFlagsFrom, parseDecode, parseGrpcAddress, type FeedFlags } from '../feed/flags.js';
+import { addNatsOptions, natsFlagsFrom, type NatsFlags } from '../nats/flags.js';
 
 export type AttachChoice = 'auto' | 'native' | 'generic' | 'raw';
 export type BindChoice = 'auto' | 'copy' | 'zero-copy';
@@ -40,8 +41,10 @@ export interface XskOptions {
   cpus?: number[];
   /** Run the datapath over synthetic frames before going live (--no-warm: don't). */
   warm: boolean;
-  /** The gRPC feed, with --grpc. */
+  /** The feed, with --grpc or --nats (listen: with --grpc). */
   feed?: FeedFlags;
+  /** Publishing the feed to NATS JetStream, with --nats. */
+  nats?: NatsFlags;
   /** --stage modules, as file URLs (resolved here, imported by each datapath thread). */
   stages: string[];
 }
@@ -127,6 +130,10 @@ function collect<T>(parse: (v: string) => T) {
 }
 
 export function buildCommand(): Command {
+  return addNatsOptions(buildBaseCommand());
+}
+
+function buildBaseCommand(): Command {
   return new Command('xsk')
     .description('Receive UDP datagrams for the given ports through AF_XDP, parse them in place, count them, forward them.')
     .requiredOption('-i, --iface <name>', 'network interface')
@@ -217,6 +224,8 @@ export function parseOptions(argv: string[]): XskOptions {
   }
   const feed = feedFlagsFrom(o);
   if (Array.isArray(feed)) return cmd.error(`error: option '${feed[0]}' ${feed[1]}`);
+  const nats = natsFlagsFrom(o, o.iface, feed?.historyMessages ?? FEED_DEFAULTS.historyMessages);
+  if (Array.isArray(nats)) return cmd.error(`error: option '${nats[0]}' ${nats[1]}`);
   return {
     iface: o.iface,
     queue: o.queue,
@@ -241,6 +250,7 @@ export function parseOptions(argv: string[]): XskOptions {
     cpus: o.cpus,
     warm: o.warm,
     feed,
+    nats,
     stages: o.stage,
   };
 }

@@ -17,7 +17,10 @@ import { SysError } from '../sys/errors.js';
 import { attachProgram, loadProgram } from '../run/program.js';
 import type { ProgramNames, XdpProgram } from '../xdp/program.js';
 import { silentLogger, type Logger } from '../util/logger.js';
+import { classify, type LadderFlags } from '../run/ladder.js';
+import { mtuOf } from '../cli/interfaces.js';
 import { XskPort } from './port.js';
+import { acquireInterface } from './iface-lock.js';
 
 export type OpenMode = 'auto' | 'native' | 'generic' | 'raw';
 export type BindMode = 'auto' | 'copy' | 'zero-copy';
@@ -157,21 +160,41 @@ export async function open(options: OpenOptions): Promise<XskPort> {
   const iface = options.iface;
   const ifindex = if_nametoindex(iface);
   if (!ifindex) throw new Error(`open: no interface named "${iface}" in this network namespace`);
+  const unlock = acquireInterface(iface, ifindex, logger);
+  try {
+    return await openLocked(options, o, logger, ifindex, unlock);
+  } catch (e) {
+    unlock();
+    throw e;
+  }
+}
+
+async function openLocked(options: OpenOptions, o: ReturnType<typeof check>, logger: Logger, ifindex: number, unlock: () => void): Promise<XskPort> {
+  const iface = options.iface;
   const ports = options.ports;
 
   const openRaw = (): XskPort => {
     const problem = rawProblem(ports);
     if (problem) throw new Error(problem);
     const port = new RawPort({ ifindex, ifname: iface, ports: ports ?? [], ringSize: o.ringSize, frameSize: o.frameSize, txRingSize: options.txRingSize });
-    return new XskPort({ iface, ifindex, queue: o.queue, port, logger });
+    return new XskPort({ iface, ifindex, queue: o.queue, port, logger, unlock });
   };
   if (o.mode === 'raw') return openRaw();
 
   const rxq = rxQueueCount(iface);
   if (rxq > 1) logger.warn(`${iface} has ${rxq} RX queues and this port binds only queue ${o.queue}: datagrams that RSS puts on the others are not seen`);
 
-  const fallBack = (why: string): XskPort => {
-    if (o.mode !== 'auto') throw new Error(why);
+  // An AF_XDP step failed: auto falls back to raw only when AF_XDP itself is unavailable here
+  // (run/ladder.ts classify, as the CLI); anything else is thrown with its reason.
+  const ladder: LadderFlags = { iface, bind: o.bind, hugepages: options.hugepages === true, frameSize: o.frameSize, mtu: mtuOf(iface) };
+  const fallBack = (e: unknown): XskPort => {
+    const v = classify(e, ladder);
+    if ('error' in v) throw e instanceof Error && e.message === v.error ? e : new Error(v.error, { cause: e });
+    const why = v.fallBack;
+    if (o.mode !== 'auto') throw new Error(why, { cause: e });
+    if (o.bind === 'zero-copy' || options.hugepages) {
+      throw new Error(`AF_XDP unavailable (${why}), and raw mode (AF_PACKET) has no UMEM for ${o.bind === 'zero-copy' ? "bind 'zero-copy'" : 'hugepages'}`);
+    }
     const problem = rawProblem(ports);
     if (problem) throw new Error(`AF_XDP unavailable (${why}), and raw mode can't take these ports: ${problem}`);
     logger.warn(`AF_XDP unavailable (${why}); falling back to raw mode (AF_PACKET)`);
@@ -183,7 +206,7 @@ export async function open(options: OpenOptions): Promise<XskPort> {
     try {
       program = loadProgram(ports, options.xdp?.object, { names: options.xdp?.names, logger });
     } catch (e) {
-      return fallBack((e as Error).message);
+      return fallBack(e);
     }
     try {
       program.makeWay(ifindex, iface, options.force === true);
@@ -215,7 +238,7 @@ export async function open(options: OpenOptions): Promise<XskPort> {
     port?.close();
     program?.close();
     if (options.xdp === false) throw e;
-    return fallBack((e as Error).message);
+    return fallBack(e);
   }
-  return new XskPort({ iface, ifindex, queue: o.queue, port, program, logger });
+  return new XskPort({ iface, ifindex, queue: o.queue, port, program, logger, unlock });
 }

@@ -91,6 +91,8 @@ export interface PortParts {
   port: XdpPort | RawPort;
   program?: XdpProgram;
   logger: Logger;
+  /** Gives back the interface lock (lib/iface-lock.ts). */
+  unlock?: () => void;
 }
 
 export class XskPort {
@@ -103,6 +105,7 @@ export class XskPort {
   private readonly port: XdpPort | RawPort;
   private readonly program?: XdpProgram;
   private readonly logger: Logger;
+  private readonly unlock?: () => void;
   private loop?: EventLoop;
   private typedRings?: Rings;
   private closing?: Promise<void>;
@@ -115,6 +118,7 @@ export class XskPort {
     this.iface = parts.iface;
     this.queue = parts.queue;
     this.logger = parts.logger;
+    this.unlock = parts.unlock;
     this.mode = parts.port.mode;
     this.zeroCopy = parts.port instanceof XdpPort ? parts.port.socket.zeroCopy : false;
   }
@@ -271,5 +275,6 @@ export class XskPort {
     this.final = this.stats();
     this.port.close();
     this.program?.close();
+    this.unlock?.();
   }
 }

@@ -178,7 +178,7 @@ function snapshot(final: boolean, asked = false): Snapshot {
     forward: fwd && {
       forwarded: fwd.forwarded,
       checksumCompleted: fwd.checksumCompleted,
-      perBackend: Object.fromEntries(fwd.table.backends().map((b) => [b.name, b.forwarded])),
+      perBackend: fwd.perBackend(),
       drops: { ttl_expired: fwd.ttlExpired, unresolved: fwd.unresolved, family_mismatch: fwd.familyMismatch, bad_checksum: fwd.badChecksum },
     },
     latency: withLatency ? live.latency!.encode() : undefined,
@@ -215,7 +215,7 @@ let lastSnapshot = performance.now();
 function handle(m: ToWorker): void {
   if (m.type === 'stop') stopping = true;
   else if (m.type === 'snapshot') snapshotNow = true;
-  else if (m.type === 'forward' && live.forward) live.forward.table = tableFrom(m.rules, live.forward.table);
+  else if (m.type === 'forward' && live.forward) live.forward.setTable(tableFrom(m.rules));
   else if (m.type === 'ports') port.setPorts(m.ports);
   else if (m.type === 'mode' && port instanceof XdpPort) port.mode = m.mode;
 }

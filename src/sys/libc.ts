@@ -89,6 +89,15 @@ export const sched_yield = libc.func('int sched_yield(void)') as () => number;
 export const if_nametoindex = libc.func('uint32_t if_nametoindex(const char *name)') as (name: string) => number;
 export const getpagesize = libc.func('int getpagesize(void)') as () => number;
 
+/** flock(2): an advisory lock on an open file, released when the last fd to it closes (exit included). */
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const flock = libc.func('int flock(int fd, int operation)') as (fd: number, operation: number) => number;
+export const AF_INET = 2;
+export const SOCK_DGRAM = 2;
+export const SIOCGIFMTU = 0x8921;
+export const ioctl = libc.func('int ioctl(int fd, unsigned long request, void *arg)') as (fd: number, request: number, arg: Buffer) => number;
+
 /** A view of unmanaged memory (an mmap'd region) as an ArrayBuffer, no copy. */
 export function view(ptr: bigint, len: number): ArrayBuffer {
   return koffi.view(ptr, len) as ArrayBuffer;

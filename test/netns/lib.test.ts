@@ -13,7 +13,7 @@
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox } from '../../src/sandbox/netns.js';
-import { runTool, startSink } from '../../src/sandbox/xsk-process.js';
+import { XskProcess, runTool, startSink } from '../../src/sandbox/xsk-process.js';
 import { open, Verdict, FrameParser, PARSE_OK, turnAround, completePartialUdpChecksum, buildUdpFrame, type XskPort, type FrameHandler } from '../../src/index.js';
 import { enterNetns } from '../helpers/setns.js';
 import { waitNoXdp } from '../helpers/xdp.js';
@@ -207,7 +207,19 @@ describe('library, auto mode', () => {
       const port = await open({ iface: sb.dutIf, ports: [9000], logger });
       assert.equal(port.mode, 'native');
       assert.deepEqual(warnings, []);
+      // The interface lock is the CLI's: an xsk started on the interface meanwhile is refused.
+      const cli = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000']);
+      assert.equal(await cli.exit(), 1);
+      assert.match(cli.stderr, new RegExp(`in use by another xsk \\(pid ${process.pid}`));
+      // A second port of this process shares the lock; closing it keeps the lock for the first.
+      const raw = await open({ iface: sb.dutIf, ports: [9001], mode: 'raw' });
+      await raw.close();
+      const cli1 = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000']);
+      assert.equal(await cli1.exit(), 1, 'still locked by the first port');
       await port.close();
+      // Given back with the last close: the CLI may take it now.
+      const cli2 = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000', '--duration', '0.5', '--no-warm']);
+      assert.equal(await cli2.exit(), 0, cli2.stderr);
     } finally {
       leave();
       sb.destroy();
