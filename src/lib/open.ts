@@ -18,7 +18,7 @@ import { attachProgram, loadProgram } from '../run/program.js';
 import type { ProgramNames, XdpProgram } from '../xdp/program.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { classify, type LadderFlags } from '../run/ladder.js';
-import { mtuOf } from '../cli/interfaces.js';
+import { mtuOf } from '../sys/interfaces.js';
 import { XskPort } from './port.js';
 import { acquireInterface } from './iface-lock.js';
 

@@ -16,7 +16,7 @@
  * failure in any thread ends the process with its reason and a non-zero exit.
  */
 import v8 from 'node:v8';
-import type { XskOptions } from '../cli/options.js';
+import type { XskOptions } from './options.js';
 import type { XdpProgram } from '../xdp/program.js';
 import type { Component } from '../pipeline/stage.js';
 import type { Forwarder } from '../forward/component.js';
@@ -41,7 +41,7 @@ import { DatapathComponent } from './datapath-component.js';
 import { attachProgram, loadProgram } from './program.js';
 import { afxdpProblems, classify, explain, systemParams, type LadderFlags } from './ladder.js';
 import { tryLockInterface } from './iface-lock.js';
-import { mtuOf } from '../cli/interfaces.js';
+import { mtuOf } from '../sys/interfaces.js';
 import { getpagesize } from '../sys/libc.js';
 import { attachedPrograms, describeProgram } from '../xdp/program.js';
 import type { DatapathKind, WorkerConfig } from './protocol.js';

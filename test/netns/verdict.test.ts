@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Sandbox } from '../../src/sandbox/netns.js';
 import { XdpProgram } from '../../src/xdp/program.js';
 import { XdpPort } from '../../src/afxdp/xdp-port.js';
-import { ifindexOf } from '../../src/cli/interfaces.js';
+import { ifindexOf } from '../../src/sys/interfaces.js';
 import { XDP_PASS, XDP_REDIRECT } from '../../src/sys/libbpf.js';
 import { buildUdpFrame, TPID_8021Q, TPID_8021AD } from '../helpers/frames.js';
 import { enterNetns } from '../helpers/setns.js';

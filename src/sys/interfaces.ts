@@ -1,6 +1,6 @@
 /** What the kernel says about a network interface (sysfs is per network namespace). */
 import { readdirSync } from 'node:fs';
-import { AF_INET, close, if_nametoindex, ioctl, SIOCGIFMTU, SOCK_CLOEXEC, SOCK_DGRAM, socket } from '../sys/libc.js';
+import { AF_INET, close, if_nametoindex, ioctl, SIOCGIFMTU, SOCK_CLOEXEC, SOCK_DGRAM, socket } from './libc.js';
 
 export function ifindexOf(name: string): number {
   return if_nametoindex(name);
