@@ -5,12 +5,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MAX_TIMER_MS } from '../util/timer.js';
 import { fileProblem } from '../util/file.js';
-import { parseForward, parseNeighbor, type ForwardConfig } from '../forward/rules.js';
+import { parseForward, parseNeighbor } from '../forward/rules.js';
 import { parseListenAddress } from '../metrics/server.js';
 import { parseCpuList, parseQueueList } from './queues.js';
 import { resolveStageModule } from '../run/user-stage.js';
-import { FEED_DEFAULTS, feedFlagsFrom, parseDecode, parseGrpcAddress, type FeedFlags } from '../feed/flags.js';
-import { addNatsOptions, natsFlagsFrom, type NatsFlags } from '../nats/flags.js';
+import { FEED_DEFAULTS, feedFlagsFrom, parseDecode, parseGrpcAddress } from '../feed/flags.js';
+import { addNatsOptions, natsFlagsFrom } from '../nats/flags.js';
 
 export type { AttachChoice, BindChoice, XskOptions } from '../run/options.js';
 import type { XskOptions } from '../run/options.js';
