@@ -8,7 +8,6 @@
  * when an AF_XDP step fails, and says why through the logger; a busy interface is an answer, not
  * a reason to fall back. Raw mode loads nothing through libbpf.
  */
-import { readdirSync } from 'node:fs';
 import { XdpPort } from '../afxdp/xdp-port.js';
 import { RawPort } from '../rawsock/raw-port.js';
 import { checkPorts } from '../rawsock/filter.js';
@@ -18,7 +17,7 @@ import { attachProgram, loadProgram } from '../run/program.js';
 import type { ProgramNames, XdpProgram } from '../xdp/program.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { classify, type LadderFlags } from '../run/ladder.js';
-import { mtuOf } from '../sys/interfaces.js';
+import { mtuOf, rxQueueCount } from '../sys/interfaces.js';
 import { XskPort } from './port.js';
 import { acquireInterface } from './iface-lock.js';
 
@@ -133,13 +132,6 @@ async function bindRetrying<T>(bind: () => T): Promise<T> {
   }
 }
 
-function rxQueueCount(iface: string): number {
-  try {
-    return readdirSync(`/sys/class/net/${iface}/queues`).filter((q) => q.startsWith('rx-')).length;
-  } catch {
-    return 0;
-  }
-}
 
 /**
  * Open a port: load and attach the XDP program (unless `xdp: false`), bind a socket to the queue,
