@@ -68,6 +68,8 @@ const ratio = (a: string, b: string) => (m(a) && m(b) ? m(a)! / m(b)! : undefine
 const ratios: Record<string, number | undefined> = {
   'xsk rx native / node dgram rx': ratio('xsk rx native', 'node dgram rx'),
   'xsk rx native / C rxdrop native': ratio('xsk rx native', 'C rxdrop native'),
+  'xsk rx native / C minimal native': ratio('xsk rx native', 'C minimal native'),
+  'xsk rx native no-latency / C minimal native': ratio('xsk rx native no-latency', 'C minimal native'),
   'xsk rx generic / C rxdrop generic': ratio('xsk rx generic', 'C rxdrop generic'),
   'xsk forward native / C l2fwd native': ratio('xsk forward native', 'C l2fwd native'),
   'xsk raw rx / node dgram rx': ratio('xsk raw rx', 'node dgram rx'),

@@ -9,6 +9,7 @@ import { parseForward, parseNeighbor, type ForwardConfig } from '../forward/rule
 import { parseListenAddress } from '../metrics/server.js';
 import { parseCpuList, parseQueueList } from './queues.js';
 import { feedFlagsFrom, parseDecode, parseGrpcAddress, type FeedFlags } from '../feed/flags.js';
+import { DEFAULT_LATENCY_SAMPLE } from '../xdp/meta.js';
 
 export type AttachChoice = 'auto' | 'native' | 'generic' | 'raw';
 export type BindChoice = 'auto' | 'copy' | 'zero-copy';
@@ -34,6 +35,8 @@ export interface XskOptions {
   txRingSize?: number;
   metrics?: { host: string; port: number };
   latency: boolean;
+  /** The XDP program stamps 1 redirected frame in this many (per CPU) for the latency histograms. */
+  latencySample: number;
   /** With --queues: the list, or 'all' (resolved from the interface). */
   queues?: number[] | 'all';
   cpus?: number[];
@@ -133,7 +136,12 @@ export function buildCommand(): Command {
     .option('--config <file>', 'JSON file with ports, forward rules and neighbours; re-read on SIGHUP')
     .addOption(new Option('--tx-ring-size <n>', 'TX ring entries (default: --ring-size)').argParser(powerOfTwo(8, 16384)))
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464)', listenAddress)
-    .option('--no-latency', 'do not measure latency (saves ~40 ns a frame)')
+    .option('--no-latency', 'do not measure latency (the XDP program then stamps nothing)')
+    .addOption(
+      new Option('--latency-sample <n>', 'measure latency on 1 frame in N (per CPU; a power of two, 1 for every frame)')
+        .default(DEFAULT_LATENCY_SAMPLE)
+        .argParser(powerOfTwo(1, 65536)),
+    )
     .addOption(
       new Option('--queues <list>', "bind several RX queues, one worker thread each: 'all' or a list like 0-3,6").argParser(parseQueueList).conflicts('queue'),
     )
@@ -227,6 +235,7 @@ export function parseOptions(argv: string[]): XskOptions {
     txRingSize: o.txRingSize,
     metrics: o.metrics,
     latency: o.latency,
+    latencySample: o.latencySample,
     queues: o.queues,
     cpus: o.cpus,
     warm: o.warm,

@@ -6,8 +6,9 @@
 import { XdpProgram, type AttachMode } from '../xdp/program.js';
 import { log } from '../log.js';
 
-export function loadProgram(ports: number[], objectPath?: string): XdpProgram {
-  const program = XdpProgram.load(objectPath);
+/** `stampEvery`: the receive stamp on 1 redirected frame in N (0: none, for --no-latency). */
+export function loadProgram(ports: number[], stampEvery: number, objectPath?: string): XdpProgram {
+  const program = XdpProgram.load(objectPath, stampEvery);
   try {
     program.setPorts(ports);
     return program;

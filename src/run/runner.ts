@@ -93,7 +93,7 @@ export async function run(c: RunContext): Promise<void> {
 
   if (kind === 'afxdp') {
     try {
-      program = loadProgram(c.ports);
+      program = loadProgram(c.ports, opts.latency ? opts.latencySample : 0);
     } catch (e) {
       fallBack((e as Error).message);
     }

@@ -82,6 +82,26 @@ export const bpf_object__find_map_fd_by_name = lib.func(
   'int bpf_object__find_map_fd_by_name(void *obj, const char *name)',
 ) as (obj: Obj, name: string) => number;
 
+type BpfMap = bigint; // struct bpf_map *
+
+/** The object's maps in order (null: from the first); internal ones (.rodata, .bss) included. */
+export const bpf_object__next_map = lib.func('void *bpf_object__next_map(void *obj, void *map)') as (
+  obj: Obj,
+  map: BpfMap | null,
+) => BpfMap | null;
+export const bpf_map__name = lib.func('const char *bpf_map__name(void *map)') as (map: BpfMap) => string;
+/** A global-data map's contents as they will be loaded (psize: its size). */
+export const bpf_map__initial_value = lib.func('void *bpf_map__initial_value(void *map, _Out_ size_t *psize)') as (
+  map: BpfMap,
+  psize: number[],
+) => unknown;
+/** Replace them, before bpf_object__load (size must be the map's). */
+export const bpf_map__set_initial_value = lib.func('int bpf_map__set_initial_value(void *map, const void *data, size_t size)') as (
+  map: BpfMap,
+  data: Buffer,
+  size: number,
+) => number;
+
 /** key and value are Buffers holding the raw bytes. */
 export const bpf_map_update_elem = lib.func(
   'int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)',

@@ -14,6 +14,7 @@ import { close } from '../sys/libc.js';
 import { SysError } from '../sys/errors.js';
 import * as bpf from '../sys/libbpf.js';
 import { log } from '../log.js';
+import { DEFAULT_LATENCY_SAMPLE } from './meta.js';
 
 export type AttachMode = 'native' | 'generic';
 
@@ -37,6 +38,17 @@ export function objectPath(file = 'xsk_redirect.o'): string {
   return found;
 }
 
+/** bpf/xsk_redirect.c's `xsk_config` (.rodata): u32 stamp (0/1), u32 sample_mask (N - 1). */
+export function programConfig(stampEvery: number): Buffer {
+  if (!Number.isInteger(stampEvery) || stampEvery < 0 || stampEvery > 65536 || (stampEvery & (stampEvery - 1)) !== 0) {
+    throw new Error(`latency sample ${stampEvery}: expected 0 or a power of two up to 65536`);
+  }
+  const b = Buffer.alloc(8);
+  b.writeUInt32LE(stampEvery > 0 ? 1 : 0, 0);
+  b.writeUInt32LE(stampEvery > 0 ? stampEvery - 1 : 0, 4);
+  return b;
+}
+
 export class XdpProgram {
   private linkFd = -1;
   private attachedIfindex = 0;
@@ -51,8 +63,14 @@ export class XdpProgram {
     private readonly countersFd: number,
   ) {}
 
-  static load(objPath = objectPath()): XdpProgram {
-    const obj = BpfObject.load(objPath);
+  /**
+   * Load the program. `stampEvery`: the receive stamp goes on 1 redirected frame in N (per
+   * CPU: those whose CPU's `redirected` count before them is a multiple of N; a power of two),
+   * 0 for none (--no-latency). Set in the object's read-only globals before the load, so the
+   * verifier removes what is off.
+   */
+  static load(objPath = objectPath(), stampEvery = DEFAULT_LATENCY_SAMPLE): XdpProgram {
+    const obj = BpfObject.load(objPath, programConfig(stampEvery));
     try {
       return new XdpProgram(obj, obj.programFd('xsk_redirect'), obj.mapFd('xsks'), obj.mapFd('ports'), obj.mapFd('counters'));
     } catch (e) {
@@ -173,12 +191,15 @@ export class XdpProgram {
     const vals = Buffer.alloc(8 * this.ncpus);
     const out = { seen: 0, redirected: 0, passed: 0, meta_failed: 0 };
     COUNTER_NAMES.forEach((name, i) => {
+      // The program writes one counter per frame: seen is redirected + passed.
+      if (name === 'seen') return;
       key.writeUInt32LE(i);
       if (bpf.bpf_map_lookup_elem(this.countersFd, key, vals) < 0) return;
       let sum = 0;
       for (let c = 0; c < this.ncpus; c++) sum += Number(vals.readBigUInt64LE(8 * c));
       out[name] = sum;
     });
+    out.seen = out.redirected + out.passed;
     return out;
   }
 
