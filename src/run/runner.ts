@@ -218,6 +218,7 @@ export async function run(c: RunContext): Promise<void> {
     listen: opts.metrics,
     labels: { iface: opts.iface, queue: datapath.allQueues, mode },
     latency,
+    latencySample: kind === 'afxdp' ? opts.latencySample : undefined,
     timeSource,
     refresh: () => pool!.refresh(),
     components,

@@ -11,3 +11,11 @@ export const META_SIZE = 16;
  * cost to the kernel's side near that of no stamp; `--latency-sample` changes it.
  */
 export const DEFAULT_LATENCY_SAMPLE = 64;
+
+/**
+ * How many of a CPU's first `redirected` frames the program stamps with 1 in `every`: those
+ * whose count before them is a multiple of `every` (the first one included).
+ */
+export function stampedOf(redirected: number, every: number): number {
+  return Math.ceil(redirected / every);
+}
