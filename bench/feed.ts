@@ -77,7 +77,9 @@ function runJson(sb: Sandbox, ns: string, cmd: string, args: string[], cpu?: num
 }
 
 async function once(sb: Sandbox, kind: 'throughput' | 'latency') {
-  const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000', '--mode', 'native', '--decode', '9000=moldudp64', '--grpc', GRPC, '--stats-interval', '0']);
+  const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000', '--mode', 'native', '--decode', '9000=moldudp64', '--grpc', GRPC, '--stats-interval', '0',
+    // Every message timed from the kernel's receive stamp (by default only 1 frame in 64 has one).
+    '--latency-sample', '1']);
   await xsk.up();
   pinMain(xsk.child.pid!, 1);
   const perPacket = kind === 'throughput' ? 50 : 10;
