@@ -29,8 +29,11 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2' },
     rate: { type: 'string', default: '100000' },
     offered: { type: 'string', default: '1500000' },
+    /** CPU(s) for xsk's datapath thread (--cpus); its main thread is pinned to CPU 1. */
+    'xsk-cpus': { type: 'string', default: '1' },
   },
 });
+const xskCpus = values['xsk-cpus']!;
 const runs = Number(values.runs);
 const seconds = Number(values.seconds);
 const warmup = Number(values.warmup);
@@ -77,9 +80,11 @@ function runJson(sb: Sandbox, ns: string, cmd: string, args: string[], cpu?: num
 }
 
 async function once(sb: Sandbox, kind: 'throughput' | 'latency') {
-  const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000', '--mode', 'native', '--decode', '9000=moldudp64', '--grpc', GRPC, '--stats-interval', '0',
-    // Every message timed from the kernel's receive stamp (by default only 1 frame in 64 has one).
-    '--latency-sample', '1']);
+  // xsk's datapath thread (--cpus) and its main thread (the feed, gRPC) both on CPU 1, as the
+  // one thread that did both before; the sender and the subscriber on CPU 0. Every message timed
+  // from the kernel's receive stamp (--latency-sample 1: by default only 1 frame in 64 has one).
+  const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000', '--mode', 'native', '--decode', '9000=moldudp64', '--grpc', GRPC, '--stats-interval', '0', '--cpus', xskCpus,
+    '--latency-sample', '1', ...(process.env.XSK_EXTRA ? process.env.XSK_EXTRA.split(' ') : [])]);
   await xsk.up();
   pinMain(xsk.child.pid!, 1);
   const perPacket = kind === 'throughput' ? 50 : 10;

@@ -22,7 +22,7 @@ import { BpfObject, testRun } from '../src/xdp/object.js';
 import { buildUdpFrame } from '../src/frame/build.js';
 import { Sandbox } from '../src/sandbox/netns.js';
 import { XdpPort } from '../src/afxdp/xdp-port.js';
-import { ifindexOf } from '../src/cli/interfaces.js';
+import { ifindexOf } from '../src/sys/interfaces.js';
 import { DEFAULT_LATENCY_SAMPLE } from '../src/xdp/meta.js';
 import { XDP_REDIRECT } from '../src/sys/libbpf.js';
 import * as bpf from '../src/sys/libbpf.js';

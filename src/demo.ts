@@ -2,18 +2,23 @@
 /**
  * The demo: build a sandbox (two namespaces and a veth pair), run xsk on one end, send UDP
  * from the other for a few seconds, show xsk's stats lines and its summary, tear it all down.
- *   sudo node dist/demo.js [--seconds S] [--mode native|generic] [--traffic gen|dgram]
+ *   sudo node dist/demo.js [--seconds S] [--mode native|generic] [--traffic gen|dgram] [--nats]
  * Traffic comes from xsk-gen (XDP live frames, millions per second) or from node:dgram.
+ * --nats: a throwaway nats-server (JetStream, temp store) runs in the sandbox next to xsk, which
+ * publishes what it receives to it; the demo then shows the stream and its first messages.
  */
 import { parseArgs } from 'node:util';
 import { Sandbox } from './sandbox/netns.js';
 import { XskProcess, runTool } from './sandbox/xsk-process.js';
+import { NatsServer } from './sandbox/nats-server.js';
+import { fileURLToPath } from 'node:url';
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     mode: { type: 'string', default: 'native' },
     traffic: { type: 'string', default: 'gen' },
+    nats: { type: 'boolean', default: false },
   },
 });
 const seconds = Number(values.seconds);
@@ -31,10 +36,17 @@ if (process.getuid?.() !== 0) {
 }
 
 const sb = new Sandbox({ name: 'xsk-demo' });
+let natsServer: NatsServer | undefined;
 let code = 1;
 try {
   console.log(`sandbox: ${sb.gen} (${sb.genIf} ${sb.genAddr}) <-> ${sb.dut} (${sb.dutIf} ${sb.dutAddr}), veth`);
   const args = ['--iface', sb.dutIf, '--port', '9000', '--mode', String(values.mode), '--duration', String(seconds + 2)];
+  if (values.nats) {
+    natsServer = new NatsServer({ port: 4222, sandbox: sb });
+    await natsServer.start();
+    console.log(`nats-server: JetStream on 127.0.0.1:4222 in ${sb.dut}, store ${natsServer.dir}`);
+    args.push('--nats', 'nats://127.0.0.1:4222');
+  }
   console.log(`xsk: ${args.join(' ')}   (in ${sb.dut})`);
   const xsk = new XskProcess(sb, args);
   xsk.onLine = (line) => {
@@ -68,7 +80,18 @@ try {
   console.log('summary (the JSON line xsk printed on stdout):');
   console.log(JSON.stringify(s, null, 2));
   console.log(`received ${s.rx_packets} of ${sent.sent} sent; kernel drops: ${JSON.stringify(s.xdp_stats)}`);
+  if (values.nats) {
+    const n = s.nats;
+    console.log(`nats: ${n.published} messages published to stream ${n.stream}, ${n.dropped} dropped (NATS slower than the traffic: the oldest beyond --nats-queue), receive → ack p99 ${n.rx_to_ack?.p99_us} µs`);
+    const consumer = fileURLToPath(new URL('./nats-consumer.js', import.meta.url));
+    const info = sb.exec(sb.dut, process.execPath, [consumer, '--server', 'nats://127.0.0.1:4222', '--stream', n.stream, '--info']);
+    console.log(`stream ${n.stream}: ${JSON.stringify(JSON.parse(info).state)}`);
+    console.log('its first 3 messages, read by a consumer (dist/nats-consumer.js --print):');
+    const first = sb.exec(sb.dut, process.execPath, [consumer, '--server', 'nats://127.0.0.1:4222', '--stream', n.stream, '--count', '3', '--print', '--seconds', '10']);
+    for (const line of first.trim().split('\n')) console.log(`  ${line}`);
+  }
 } finally {
+  await natsServer?.remove();
   sb.destroy();
   console.log('sandbox removed');
 }

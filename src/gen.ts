@@ -10,7 +10,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { isIP } from 'node:net';
 import { buildUdpFrame } from './frame/build.js';
 import { generate } from './gen/live-frames.js';
-import { ifindexOf } from './cli/interfaces.js';
+import { ifindexOf } from './sys/interfaces.js';
 
 const int = (min: number, max: number) => (v: string) => {
   const n = Number(v);

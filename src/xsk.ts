@@ -6,7 +6,7 @@
  * summary line on stdout at exit.
  */
 import { parseOptions } from './cli/options.js';
-import { ifindexOf, rxQueueCount } from './cli/interfaces.js';
+import { ifindexOf, rxQueueCount } from './sys/interfaces.js';
 import { Forwarder } from './forward/component.js';
 import { run } from './run/runner.js';
 import { log } from './log.js';

@@ -101,6 +101,11 @@ export class ProducerRing extends Ring {
     return idx;
   }
 
+  /** Give back the last `n` reserved slots, not submitted (libxdp's xsk_ring_prod__cancel). */
+  cancel(n: number): void {
+    this.cachedProd = (this.cachedProd - n) >>> 0;
+  }
+
   /** Publish `n` reserved slots to the kernel (store-release of the producer index). */
   submit(n: number): void {
     this.published = (this.published + n) >>> 0;
@@ -145,6 +150,14 @@ export class ConsumerRing extends Ring {
       this.cachedCons = (this.cachedCons + got) >>> 0;
     }
     return got;
+  }
+
+  /**
+   * Un-peek the last `n` peeked entries, not released: the next peek() returns them again
+   * (libxdp's xsk_ring_cons__cancel).
+   */
+  cancel(n: number): void {
+    this.cachedCons = (this.cachedCons - n) >>> 0;
   }
 
   /** Hand `n` peeked entries back to the kernel (store-release of the consumer index). */

@@ -79,7 +79,15 @@ export class XskSocket {
       const { umem } = opts;
       const reg = { addr: umem.ptr, len: umem.length, chunk_size: umem.frameSize, headroom: 0, flags: 0 };
       if (setsockoptUmem(fd, libc.SOL_XDP, x.XDP_UMEM_REG, reg, koffi.sizeof(x.xdp_umem_reg)) < 0) {
-        throw new SysError('setsockopt(XDP_UMEM_REG)', koffi.errno(), 'is RLIMIT_MEMLOCK high enough? (ulimit -l)');
+        const errno = koffi.errno();
+        // EINVAL: the chunk size (2048 up to the page size) or the area; ENOBUFS: RLIMIT_MEMLOCK.
+        const hint =
+          errno === 22
+            ? `chunk size ${umem.frameSize}: the kernel takes 2048 up to the page size`
+            : errno === 105 || errno === 12
+              ? 'the UMEM is locked memory: is RLIMIT_MEMLOCK high enough? (ulimit -l)'
+              : undefined;
+        throw new SysError('setsockopt(XDP_UMEM_REG)', errno, hint);
       }
       this.setInt(x.XDP_UMEM_FILL_RING, opts.fillSize, 'XDP_UMEM_FILL_RING');
       this.setInt(x.XDP_UMEM_COMPLETION_RING, opts.compSize, 'XDP_UMEM_COMPLETION_RING');

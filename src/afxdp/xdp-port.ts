@@ -6,7 +6,9 @@
  *     └──────────────────────────── COMPLETION ◄─────────────────────────────────────┘
  *
  * One call to receive() handles a whole batch: a few Atomics loads and stores, at most a
- * wakeup syscall or two (only when the kernel sets need_wakeup), no allocation. A frame to send
+ * wakeup syscall or two (only when the kernel sets need_wakeup), no allocation. A handler that
+ * throws leaves the rings consistent: the frames before it are sent or recycled as it said, the
+ * one it threw on is recycled, and the rest stay on RX for the next call; then the error goes on. A frame to send
  * goes out from the very UMEM frame it arrived in; when TX has no room it is dropped, counted
  * and recycled, never lost.
  */
@@ -46,6 +48,11 @@ export class XdpPort implements Port {
   txPackets = 0;
   txBytes = 0;
   txRingFull = 0;
+  /** Frames taken off RX and handed to the handler, and their bytes. */
+  rxPackets = 0;
+  rxBytes = 0;
+  /** Batches a handler threw in (the rings were left consistent; see receive()). */
+  handlerErrors = 0;
   private closed = false;
 
   constructor(readonly opts: XdpPortOptions) {
@@ -130,40 +137,78 @@ export class XdpPort implements Port {
     const mask = this.umem.frameMask;
     let k = 0;
     let t = 0;
+    let rxBytes = 0;
     const first = rx.idx;
-    handler.beginBatch?.();
-    for (let i = 0; i < n; i++) {
-      const addr = descAddr(rx, first + i);
-      const len = descLen(rx, first + i);
-      if (handler.frame(bytes, addr, len) === Verdict.Transmit) {
-        txAddr[t] = addr;
-        txLen[t++] = len;
-      } else {
-        recycled[k++] = (addr & mask) >>> 0;
-      }
-    }
-    rx.release(n);
-
-    if (t > 0) {
-      // The same UMEM frame goes out: no copy. What the TX ring has no room for is dropped.
-      const room = tx.free(t);
-      const send = room < t ? room : t;
-      if (send > 0) {
-        const idx = tx.reserve(send);
-        for (let i = 0; i < send; i++) {
-          setDesc(tx, idx + i, txAddr[i], txLen[i]);
-          this.txBytes += txLen[i];
+    /** The frame being handled; -1 before the first (beginBatch). */
+    let i = -1;
+    try {
+      handler.beginBatch?.();
+      for (i = 0; i < n; i++) {
+        const addr = descAddr(rx, first + i);
+        const len = descLen(rx, first + i);
+        rxBytes += len;
+        if (handler.frame(bytes, addr, len) === Verdict.Transmit) {
+          txAddr[t] = addr;
+          txLen[t++] = len;
+        } else {
+          recycled[k++] = (addr & mask) >>> 0;
         }
-        tx.submit(send);
-        this.txOutstanding += send;
-        this.txPackets += send;
-        this.kickIfNeeded();
       }
-      for (let i = send; i < t; i++) recycled[k++] = (txAddr[i] & mask) >>> 0;
-      this.txRingFull += t - send;
+    } catch (e) {
+      // The handler threw on frame i: what it returned verdicts for goes out or back as usual,
+      // frame i goes back to FILL, and the frames after it stay on RX for the next call.
+      this.handlerErrors++;
+      if (i >= 0) recycled[k++] = (descAddr(rx, first + i) & mask) >>> 0;
+      const taken = i + 1;
+      rx.cancel(n - taken);
+      this.rxPackets += taken;
+      this.rxBytes += rxBytes;
+      if (taken > 0) rx.release(taken);
+      this.recycle(this.send(t, k), t);
+      throw e;
     }
+    this.rxPackets += n;
+    this.rxBytes += rxBytes;
+    rx.release(n);
+    k = this.send(t, k);
     handler.endBatch?.();
+    this.recycle(k, t);
+    return n;
+  }
 
+  /**
+   * Put the batch's `t` frames to send on TX (the same UMEM frames: no copy) and kick; what the
+   * ring has no room for is dropped, counted and added to the `k` frames to recycle. Returns
+   * the new count of frames to recycle.
+   */
+  private send(t: number, k: number): number {
+    if (t === 0) return k;
+    const { tx } = this.socket;
+    const txAddr = this.txAddr;
+    const txLen = this.txLen;
+    const room = tx.free(t);
+    const send = room < t ? room : t;
+    if (send > 0) {
+      const idx = tx.reserve(send);
+      for (let i = 0; i < send; i++) {
+        setDesc(tx, idx + i, txAddr[i], txLen[i]);
+        this.txBytes += txLen[i];
+      }
+      tx.submit(send);
+      this.txOutstanding += send;
+      this.txPackets += send;
+      this.kickIfNeeded();
+    }
+    const mask = this.umem.frameMask;
+    for (let i = send; i < t; i++) this.recycled[k++] = (txAddr[i] & mask) >>> 0;
+    this.txRingFull += t - send;
+    return k;
+  }
+
+  /** Give the batch's `k` recycled frames back to FILL (or the pool), top FILL up, wake RX if asked. */
+  private recycle(k: number, sent: number): void {
+    const { fill } = this.socket;
+    const recycled = this.recycled;
     let pooled = false;
     if (k > 0) {
       const idx = fill.reserve(k);
@@ -176,9 +221,65 @@ export class XdpPort implements Port {
       }
     }
     // Frames that went out leave FILL short: top it up from the pool (completions feed it).
-    if (t > 0 || pooled) this.refill();
+    if (sent > 0 || pooled) this.refill();
     if (fill.needsWakeup()) this.socket.wakeupRx();
-    return n;
+  }
+
+  /** The most bytes a frame built by transmit() may have. */
+  get frameCapacity(): number {
+    return this.umem.frameSize;
+  }
+
+  /**
+   * Send up to `n` new frames, built in free UMEM frames: `build(buf, off, i)` writes frame `i`
+   * at `buf[off, off + frameCapacity)` and returns its length (0: send nothing for this one).
+   * The frames go on TX in one go and the kernel is kicked; they come back to the pool from
+   * COMPLETION. Returns how many went on TX: fewer than `n` when the free pool or the TX ring
+   * runs short (call again later). If `build` throws, the frames built before it still go out
+   * and the rest go back to the pool; then the error is rethrown.
+   */
+  transmit(n: number, build: (buf: Uint8Array, off: number, i: number) => number): number {
+    this.complete();
+    const { tx } = this.socket;
+    const umem = this.umem;
+    let want = n < umem.freeFrames ? n : umem.freeFrames;
+    if (want > 0) want = Math.min(want, tx.free(want));
+    if (want <= 0) {
+      this.kickIfNeeded();
+      return 0;
+    }
+    const idx = tx.reserve(want);
+    const cap = umem.frameSize;
+    let sent = 0;
+    try {
+      for (let i = 0; i < want; i++) {
+        const addr = umem.alloc();
+        let len: number;
+        try {
+          len = build(umem.bytes, addr, i);
+          if (len > cap) throw new RangeError(`transmit: frame ${i} is ${len} bytes, more than a UMEM frame holds (${cap})`);
+        } catch (e) {
+          umem.free(addr);
+          throw e;
+        }
+        if (!(len > 0)) {
+          umem.free(addr);
+          continue;
+        }
+        setDesc(tx, idx + sent, addr, len);
+        sent++;
+        this.txBytes += len;
+      }
+    } finally {
+      if (want > sent) tx.cancel(want - sent);
+      if (sent > 0) {
+        tx.submit(sent);
+        this.txOutstanding += sent;
+        this.txPackets += sent;
+        this.kickIfNeeded();
+      }
+    }
+    return sent;
   }
 
   /**

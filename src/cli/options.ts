@@ -5,46 +5,16 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MAX_TIMER_MS } from '../util/timer.js';
 import { fileProblem } from '../util/file.js';
-import { parseForward, parseNeighbor, type ForwardConfig } from '../forward/rules.js';
+import { parseForward, parseNeighbor } from '../forward/rules.js';
 import { parseListenAddress } from '../metrics/server.js';
 import { parseCpuList, parseQueueList } from './queues.js';
-import { feedFlagsFrom, parseDecode, parseGrpcAddress, type FeedFlags } from '../feed/flags.js';
+import { resolveStageModule } from '../run/user-stage.js';
+import { FEED_DEFAULTS, feedFlagsFrom, parseDecode, parseGrpcAddress } from '../feed/flags.js';
+import { addNatsOptions, natsFlagsFrom } from '../nats/flags.js';
+
+export type { AttachChoice, BindChoice, XskOptions } from '../run/options.js';
+import type { XskOptions } from '../run/options.js';
 import { DEFAULT_LATENCY_SAMPLE } from '../xdp/meta.js';
-
-export type AttachChoice = 'auto' | 'native' | 'generic' | 'raw';
-export type BindChoice = 'auto' | 'copy' | 'zero-copy';
-
-export interface XskOptions {
-  iface: string;
-  queue: number;
-  ports: number[];
-  mode: AttachChoice;
-  bind: BindChoice;
-  ringSize: number;
-  frameSize: number;
-  frames: number;
-  batchSize: number;
-  busyPollUs: number;
-  hugepages: boolean;
-  duration: number;
-  force: boolean;
-  statsInterval: number;
-  /** Forwarding rules and neighbours from the command line; the config file is read later. */
-  forward: ForwardConfig;
-  config?: string;
-  txRingSize?: number;
-  metrics?: { host: string; port: number };
-  latency: boolean;
-  /** The XDP program stamps 1 redirected frame in this many (per CPU) for the latency histograms. */
-  latencySample: number;
-  /** With --queues: the list, or 'all' (resolved from the interface). */
-  queues?: number[] | 'all';
-  cpus?: number[];
-  /** Run the datapath over synthetic frames before going live (--no-warm: don't). */
-  warm: boolean;
-  /** The gRPC feed, with --grpc. */
-  feed?: FeedFlags;
-}
 
 function integer(min: number, max: number) {
   return (v: string): number => {
@@ -101,6 +71,12 @@ export function parsePorts(v: string): number[] {
   return [...out];
 }
 
+function stageModule(v: string): string {
+  const r = resolveStageModule(v);
+  if ('problem' in r) throw new InvalidArgumentError(r.problem);
+  return r.url;
+}
+
 function listenAddress(v: string): { host: string; port: number } {
   try {
     return parseListenAddress(v);
@@ -121,6 +97,10 @@ function collect<T>(parse: (v: string) => T) {
 }
 
 export function buildCommand(): Command {
+  return addNatsOptions(buildBaseCommand());
+}
+
+function buildBaseCommand(): Command {
   return new Command('xsk')
     .description('Receive UDP datagrams for the given ports through AF_XDP, parse them in place, count them, forward them.')
     .requiredOption('-i, --iface <name>', 'network interface')
@@ -146,6 +126,7 @@ export function buildCommand(): Command {
       new Option('--queues <list>', "bind several RX queues, one worker thread each: 'all' or a list like 0-3,6").argParser(parseQueueList).conflicts('queue'),
     )
     .addOption(new Option('--cpus <list>', 'pin the datapath threads (one per queue) to these CPUs, round-robin').argParser(parseCpuList))
+    .option('--stage <module>', 'a JS module exporting a stage factory, run after parsing and before the built-in stages (repeatable)', collect(stageModule), [])
     .option('--no-warm', 'go live without first running the datapath over synthetic frames (the warm start)')
     .option('--grpc <addr>', 'serve the feed over gRPC at HOST:PORT, [IPv6]:PORT or PORT (127.0.0.1)', parseGrpcAddress)
     .option('--decode <rules>', 'decoder per port: 9000=moldudp64,9001=raw (default raw; repeatable)', parseDecode)
@@ -215,6 +196,8 @@ export function parseOptions(argv: string[]): XskOptions {
   }
   const feed = feedFlagsFrom(o);
   if (Array.isArray(feed)) return cmd.error(`error: option '${feed[0]}' ${feed[1]}`);
+  const nats = natsFlagsFrom(o, o.iface, feed?.historyMessages ?? FEED_DEFAULTS.historyMessages);
+  if (Array.isArray(nats)) return cmd.error(`error: option '${nats[0]}' ${nats[1]}`);
   return {
     iface: o.iface,
     queue: o.queue,
@@ -240,5 +223,7 @@ export function parseOptions(argv: string[]): XskOptions {
     cpus: o.cpus,
     warm: o.warm,
     feed,
+    nats,
+    stages: o.stage,
   };
 }

@@ -20,7 +20,8 @@ import { grpcTarget, type DecoderName } from './flags.js';
 import { SlowPolicy } from './proto.js';
 
 export interface FeedOptions {
-  listen: { host: string; port: number };
+  /** The gRPC server's address; undefined: no gRPC (the history serves the NATS publisher). */
+  listen?: { host: string; port: number };
   tls?: TlsFiles;
   decoders: Map<number, DecoderName>;
   historyMessages: number;
@@ -56,7 +57,12 @@ export class FeedComponent implements Component, FeedCore {
   latency?: Latency;
   readonly history: History;
   readonly stage: FeedStage;
-  private readonly server: FeedServer;
+  private readonly server?: FeedServer;
+  /**
+   * Called at the end of every flush (once per event-loop turn that brought data, and every
+   * 10 ms): another reader of the history (the NATS publisher) takes what is new from there.
+   */
+  onFlush?: () => void;
   private readonly subs = new Set<Subscriber>();
   private readonly clock = new RxClock(false);
   private nextId = 1;
@@ -80,18 +86,19 @@ export class FeedComponent implements Component, FeedCore {
   constructor(private readonly o: FeedOptions) {
     this.history = new History({ messages: o.historyMessages, bytes: o.historyBytes });
     this.stage = new FeedStage(this.history, o.decoders, () => this.schedule());
-    this.server = new FeedServer(this, o.listen, o.tls);
+    if (o.listen) this.server = new FeedServer(this, o.listen, o.tls);
   }
 
   async start(): Promise<void> {
-    const port = await this.server.start();
     this.timer = setInterval(() => this.flushAll(), TICK_MS);
+    if (!this.server || !this.o.listen) return;
+    const port = await this.server.start();
     log.info(`feed: gRPC on ${grpcTarget({ host: this.o.listen.host, port })}${this.o.tls ? ' (TLS)' : ''}`);
   }
 
-  /** The bound port (after start). */
+  /** The bound port (after start; 0 without gRPC). */
   get port(): number {
-    return this.server.port;
+    return this.server?.port ?? 0;
   }
 
   async stop(): Promise<void> {
@@ -100,7 +107,7 @@ export class FeedComponent implements Component, FeedCore {
     const now = performance.now();
     for (const s of this.subs) s.shutdown('server stopping', now);
     this.reap();
-    await this.server.stop();
+    await this.server?.stop();
   }
 
   private schedule(): void {
@@ -125,6 +132,7 @@ export class FeedComponent implements Component, FeedCore {
     let more = false;
     for (const s of this.subs) if (s.flush(now)) more = true;
     this.reap();
+    this.onFlush?.();
     if (more) this.schedule();
   }
 

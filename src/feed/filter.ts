@@ -2,7 +2,7 @@
  * What a subscriber asked to see (SubscribeRequest's ports, source, kinds, message types),
  * compiled into lookup tables and checked against a history slot.
  */
-import { isIP } from 'node:net';
+import { parseAddress } from '../net/address.js';
 import { Kind, type History } from './history.js';
 
 export interface FilterSpec {
@@ -33,13 +33,16 @@ export class Filter {
       }
     }
     if (spec.source) {
-      const fam = isIP(spec.source);
-      if (fam === 0) {
-        const shown = spec.source.length > 64 ? `${spec.source.slice(0, 64)}..." (${spec.source.length} characters)` : `${spec.source}"`;
-        throw new Error(`source "${shown} is not an IP address`);
+      let a;
+      try {
+        a = parseAddress(spec.source);
+      } catch (e) {
+        // A long one is shown cut short (a client may send anything).
+        if (spec.source.length <= 64) throw new Error(`source ${(e as Error).message}`);
+        throw new Error(`source "${spec.source.slice(0, 64)}..." (${spec.source.length} characters) is not an IP address`);
       }
-      this.family = fam;
-      this.source = addressBytes(spec.source);
+      this.family = a.family;
+      this.source = a.bytes;
     }
     if (spec.kinds && spec.kinds.length > 0) {
       for (const k of spec.kinds) if (k !== Kind.Raw && k !== Kind.Mold) throw new Error(`message kind ${k} is unknown`);
@@ -74,53 +77,5 @@ export class Filter {
   }
 }
 
-/** An address's bytes: 4 for IPv4, 16 for IPv6. */
-export function addressBytes(addr: string): Uint8Array {
-  if (isIP(addr) === 4) return Uint8Array.from(addr.split('.').map(Number));
-  const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, undefined];
-  const groups = (s: string | undefined) => (s ? s.split(':') : []);
-  let hs = groups(head);
-  let ts = groups(tail);
-  // An embedded IPv4 tail (::ffff:1.2.3.4) is two groups.
-  const fix = (g: string[]) =>
-    g.flatMap((x) => {
-      if (!x.includes('.')) return [x];
-      const b = x.split('.').map(Number);
-      return [((b[0] << 8) | b[1]).toString(16), ((b[2] << 8) | b[3]).toString(16)];
-    });
-  hs = fix(hs);
-  ts = fix(ts);
-  const all = tail === undefined ? hs : [...hs, ...Array(8 - hs.length - ts.length).fill('0'), ...ts];
-  const out = new Uint8Array(16);
-  all.forEach((g, i) => {
-    const v = parseInt(g, 16);
-    out[i * 2] = v >> 8;
-    out[i * 2 + 1] = v & 0xff;
-  });
-  return out;
-}
-
-/** The text form of 4 or 16 address bytes. */
-export function formatAddress(b: Uint8Array): string {
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  const g: string[] = [];
-  for (let i = 0; i < 16; i += 2) g.push(((b[i] << 8) | b[i + 1]).toString(16));
-  // Compress the longest run of zero groups (RFC 5952).
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === '0') j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return g.join(':');
-  return `${g.slice(0, best).join(':')}::${g.slice(best + bestLen).join(':')}`;
-}
+/** Address text ↔ bytes: one module for the whole project. */
+export { addressBytes, formatAddress } from '../net/address.js';

@@ -51,9 +51,10 @@ export function grpcTarget(a: { host: string; port: number }): string {
   return isIP(a.host) === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
 
-/** The feed's settings from the command line (present when --grpc is given). */
+/** The feed's settings from the command line (present when --grpc or --nats is given). */
 export interface FeedFlags {
-  listen: { host: string; port: number };
+  /** The gRPC server's address; undefined with --nats alone (the feed then serves no gRPC). */
+  listen?: { host: string; port: number };
   tls?: { cert: string; key: string };
   decoders: Map<number, DecoderName>;
   historyMessages: number;
@@ -74,19 +75,22 @@ export const FEED_DEFAULTS = {
  * as `[flag, message]` for the caller's one-line error.
  */
 export function feedFlagsFrom(o: Record<string, any>): FeedFlags | undefined | [string, string] {
+  // The history and the decoders serve the NATS publisher too (--nats without --grpc); the
+  // subscribers' flags need gRPC.
+  const grpcOnly = [
+    ['tlsCert', '--tls-cert'],
+    ['tlsKey', '--tls-key'],
+    ['feedQueue', '--feed-queue'],
+    ['feedQueueBytes', '--feed-queue-bytes'],
+  ] as const;
   if (!o.grpc) {
-    for (const [key, flag] of [
-      ['decode', '--decode'],
-      ['tlsCert', '--tls-cert'],
-      ['tlsKey', '--tls-key'],
-      ['feedHistory', '--feed-history'],
-      ['feedHistoryBytes', '--feed-history-bytes'],
-      ['feedQueue', '--feed-queue'],
-      ['feedQueueBytes', '--feed-queue-bytes'],
-    ] as const) {
-      if (o[key] !== undefined) return [flag, 'needs --grpc'];
+    if (!o.nats) {
+      for (const [key, flag] of [['decode', '--decode'], ['feedHistory', '--feed-history'], ['feedHistoryBytes', '--feed-history-bytes']] as const) {
+        if (o[key] !== undefined) return [flag, 'needs --grpc or --nats'];
+      }
     }
-    return undefined;
+    for (const [key, flag] of grpcOnly) if (o[key] !== undefined) return [flag, 'needs --grpc'];
+    if (!o.nats) return undefined;
   }
   if (o.decode && o.config === undefined) {
     // (With --config, its ports count too: checked once it is read.)

@@ -1,8 +1,13 @@
 /**
  * The forwarder's lifecycle: build the table from the rules, learn each backend's next-hop MAC
- * (by hand, or from the kernel's neighbour table), keep asking for the ones still missing, and
- * reload everything from the config file on request (SIGHUP) without touching the socket or the
- * XDP program. Reports per-backend counts, drops by reason and the partial UDP checksums completed.
+ * (by hand, or from the kernel's routes and neighbour table over rtnetlink: neighbours.ts), keep
+ * asking for the ones still missing, and reload everything from the config file on request
+ * (SIGHUP) without touching the socket or the XDP program. Reports per-backend counts, drops by
+ * reason and the partial UDP checksums completed.
+ *
+ * Counts: the stages count (the datapath threads' own, or this thread's in unit tests), and each
+ * stage keeps its per-backend counts for its life across table swaps (ForwardStage.setTable):
+ * monotonic, and adding up to `forwarded` at every moment.
  */
 import type { Component } from '../pipeline/stage.js';
 import type { Registry } from 'prom-client';
@@ -10,9 +15,9 @@ import { counterFrom } from '../metrics/prom.js';
 import type { Port } from '../port/port.js';
 import { log } from '../log.js';
 import { allPorts, mergeConfig, readConfig, type ForwardConfig } from './rules.js';
-import { ForwardTable, macBytes } from './table.js';
+import { ForwardTable, macBytes, type BackendSlot } from './table.js';
 import { ForwardStage } from './stage.js';
-import { interfaceMac, resolve } from './neighbours.js';
+import { interfaceMac, NextHops, ROUTE_MAX_AGE_MS } from './neighbours.js';
 
 export interface ForwardCounts {
   forwarded: number;
@@ -46,8 +51,9 @@ export class Forwarder implements Component {
    * this at their snapshots, added up. Unset: this thread's own stage (unit tests).
    */
   counts?: () => ForwardCounts;
-  /** Forwarded counts of backends no longer in the table (after a reload), by name. */
-  private readonly retired = new Map<string, number>();
+  private hops?: NextHops;
+  /** How long a start or reload waits for prompted next hops to answer. */
+  static settleMs = 500;
 
   constructor(private readonly o: ForwarderOptions) {
     this.cfg = mergeConfig(o.cli, o.configPath ? readConfig(o.configPath) : undefined);
@@ -59,29 +65,74 @@ export class Forwarder implements Component {
     return [...new Set([...this.o.basePorts, ...allPorts(this.cfg)])].sort((a, b) => a - b);
   }
 
+  private started = false;
+  /** Called by the runner before the datapaths start, then as a Component: once is enough. */
   async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
     await this.resolveAll(this.stage.table, true);
     this.refreshTimer = setInterval(() => void this.refresh(), 1000);
     this.refreshTimer.unref();
   }
 
-  /** Learn MACs for the backends of `table` that don't have one. */
-  private async resolveAll(table: ForwardTable, first: boolean): Promise<void> {
-    await Promise.all(
-      table.backends().map(async (b) => {
-        if (b.resolved) return;
-        const manual = this.cfg.neighbors.get(b.addr);
-        if (manual) return b.setMac(manual);
-        const r = await resolve(b.addr, this.o.ifname, true);
-        if (r.mac) {
-          b.setMac(r.mac);
-          if (!first) this.onTableChange?.(this.stage.table);
-          if (!first) log.info(`forward: ${b.name} resolved (next hop ${r.via} is ${r.mac})`);
-        } else if (first) {
-          log.warn(`forward: ${b.name}: ${r.problem}; its share is dropped until it resolves`);
-        }
-      }),
-    );
+  /**
+   * Learn MACs for the backends of `table` that don't have one: by hand (--neighbor), or from
+   * the kernel (all of them in one go: routes, neighbour dumps); prompt the kernel for the next
+   * hops it has no entry for and, when `settle`, wait up to settleMs for their answers.
+   * Returns how many backends got a MAC.
+   */
+  private async resolveAll(table: ForwardTable, settle: boolean): Promise<number> {
+    const t0 = performance.now();
+    let got = 0;
+    const wanted = new Map<string, BackendSlot[]>();
+    for (const b of table.backends()) {
+      if (b.resolved) continue;
+      const manual = this.cfg.neighbors.get(b.addr);
+      if (manual) {
+        b.setMac(manual);
+        got++;
+      } else {
+        const list = wanted.get(b.addr);
+        if (list) list.push(b);
+        else wanted.set(b.addr, [b]);
+      }
+    }
+    if (wanted.size === 0) return got;
+    this.hops ??= new NextHops(this.o.ifname);
+    const addrs = [...wanted.keys()];
+    // A start or reload asks for every route afresh; the retries reuse recent ones.
+    let r = this.hops.resolve(addrs, this.hops.routes(addrs, settle ? 0 : ROUTE_MAX_AGE_MS));
+    const hopCount = new Set([...r.results.values()].map((x) => x.via).filter((v) => v !== undefined)).size;
+    let prompted = this.hops.prompt(r.unresolved);
+    const deadline = performance.now() + Forwarder.settleMs;
+    while (settle && prompted > 0 && r.unresolved.length > 0 && performance.now() < deadline) {
+      await new Promise((res) => setTimeout(res, 20));
+      const left = addrs.filter((a) => !r.results.get(a)!.mac);
+      const again = this.hops.resolve(left, r.routes);
+      for (const [a, res] of again.results) r.results.set(a, res);
+      r = { ...r, unresolved: again.unresolved };
+      if (again.unresolved.length < prompted) prompted = again.unresolved.length;
+    }
+    const problems: string[] = [];
+    for (const [addr, res] of r.results) {
+      for (const b of wanted.get(addr)!) {
+        if (res.mac) {
+          b.setMac(res.mac);
+          got++;
+        } else problems.push(`${b.name}: ${res.problem}`);
+      }
+    }
+    const ms = (performance.now() - t0).toFixed(0);
+    if (settle) {
+      const n = table.backends().length;
+      log.info(`forward: ${n} backend(s), ${addrs.length} address(es) to look up, ${hopCount} next hop(s): ${n - problems.length} resolved, ${problems.length} not, in ${ms} ms`);
+      for (const p of problems.slice(0, 5)) log.warn(`forward: ${p}; its share is dropped until it resolves`);
+      if (problems.length > 5) log.warn(`forward: ${problems.length - 5} more backend(s) not resolved yet (the same: their share is dropped until they resolve)`);
+    } else if (got > 0) {
+      const named = [...r.results].filter(([, x]) => x.mac).slice(0, 5).map(([a, x]) => `${a} (next hop ${x.via} is ${x.mac})`);
+      log.info(`forward: ${got} more backend(s) resolved: ${named.join(', ')}${got > named.length ? ', ...' : ''}`);
+    }
+    return got;
   }
 
   private refreshing = false;
@@ -89,7 +140,10 @@ export class Forwarder implements Component {
     if (this.refreshing || this.stage.table.backends().every((b) => b.resolved)) return;
     this.refreshing = true;
     try {
-      await this.resolveAll(this.stage.table, false);
+      const table = this.stage.table;
+      if ((await this.resolveAll(table, false)) > 0 && table === this.stage.table) this.onTableChange?.(table);
+    } catch (e) {
+      log.warn(`forward: next-hop lookup failed: ${(e as Error).message}`);
     } finally {
       this.refreshing = false;
     }
@@ -120,20 +174,20 @@ export class Forwarder implements Component {
       return false;
     }
     const table = new ForwardTable(cfg.rules);
-    // Backends that stay keep their MAC and their count.
+    // Backends that stay keep their MAC (a --neighbor given or changed by hand wins). Counts
+    // stay with the stages, which keep them across swaps.
     const old = new Map(this.stage.table.backends().map((b) => [b.name, b]));
     for (const b of table.backends()) {
       const was = old.get(b.name);
-      if (was) {
-        b.forwarded = was.forwarded;
-        if (was.resolved) b.mac.set(was.mac), (b.resolved = true);
-        old.delete(b.name);
-      }
+      if (was?.resolved && !cfg.neighbors.has(b.addr)) b.mac.set(was.mac), (b.resolved = true);
     }
-    for (const [name, b] of old) this.retired.set(name, (this.retired.get(name) ?? 0) + b.forwarded);
     this.cfg = cfg;
-    await this.resolveAll(table, true);
-    this.stage.table = table;
+    try {
+      await this.resolveAll(table, true);
+    } catch (e) {
+      log.warn(`reload: next-hop lookup failed (${(e as Error).message}); the new backends resolve later`);
+    }
+    this.stage.setTable(table);
     this.onTableChange?.(table);
     port.setPorts(this.ports());
     log.info(`reload: ${cfg.rules.length} forward rule(s), ports ${this.ports().join(',')}`);
@@ -142,6 +196,8 @@ export class Forwarder implements Component {
 
   stop(): void {
     clearInterval(this.refreshTimer);
+    this.hops?.close();
+    this.hops = undefined;
   }
 
   private current(): ForwardCounts {
@@ -150,7 +206,7 @@ export class Forwarder implements Component {
     return {
       forwarded: s.forwarded,
       checksumCompleted: s.checksumCompleted,
-      perBackend: Object.fromEntries(s.table.backends().map((b) => [b.name, b.forwarded])),
+      perBackend: s.perBackend(),
       drops: { ttl_expired: s.ttlExpired, unresolved: s.unresolved, family_mismatch: s.familyMismatch, bad_checksum: s.badChecksum },
     };
   }
@@ -179,9 +235,7 @@ export class Forwarder implements Component {
   }
 
   private perBackend(): Record<string, number> {
-    const out: Record<string, number> = Object.fromEntries(this.retired);
-    for (const [name, v] of Object.entries(this.current().perBackend)) out[name] = v;
-    return out;
+    return this.current().perBackend;
   }
 
   summary(): Record<string, unknown> {

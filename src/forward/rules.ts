@@ -11,7 +11,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { fileProblem } from '../util/file.js';
-import { isIP } from 'node:net';
+import { AddressError, parseAddress, parseEndpoint } from '../net/address.js';
 
 export interface Backend {
   addr: string;
@@ -40,12 +40,18 @@ function port(v: string | number, what: string): number {
   return n;
 }
 
+/** Addresses in rules: IPv4-mapped IPv6 ones are refused (see src/net/address.ts). */
+function address<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw e instanceof AddressError ? new RuleError(e.message) : e;
+  }
+}
+
 export function parseBackend(s: string): Backend {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s.trim()) ?? /^([^:\s]+):(\d+)$/.exec(s.trim());
-  if (!m) throw new RuleError(`"${s}" is not ADDR:PORT or [IPv6]:PORT`);
-  const family = isIP(m[1]);
-  if (family === 0) throw new RuleError(`"${m[1]}" is not an IP address`);
-  return { addr: m[1], family: family as 4 | 6, port: port(m[2], `backend ${s}`) };
+  const e = address(() => parseEndpoint(s.trim(), { mapped: 'refuse' }));
+  return { addr: e.text, family: e.family, port: e.port };
 }
 
 /** One --forward value: PORT=BACKEND[,BACKEND...] */
@@ -66,10 +72,9 @@ const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i;
 /** One --neighbor value: ADDR=MAC */
 export function parseNeighbor(s: string): [string, string] {
   const eq = s.indexOf('=');
-  const addr = s.slice(0, eq);
   const mac = s.slice(eq + 1);
-  if (eq < 0 || !isIP(addr) || !MAC.test(mac)) throw new RuleError(`"${s}" is not ADDR=aa:bb:cc:dd:ee:ff`);
-  return [addr, mac.toLowerCase()];
+  if (eq < 0 || !MAC.test(mac)) throw new RuleError(`"${s}" is not ADDR=aa:bb:cc:dd:ee:ff`);
+  return [address(() => parseAddress(s.slice(0, eq), { mapped: 'refuse' })).text, mac.toLowerCase()];
 }
 
 /** The most a config file may hold (it is read whole, at start and on every SIGHUP). */
@@ -145,9 +150,14 @@ export function checkConfig(raw: unknown): ForwardConfig {
   if (raw.neighbors !== undefined) {
     if (!isObject(raw.neighbors)) throw new RuleError(`${at('neighbors')} must be an object of "ADDR": "MAC", not ${shown(raw.neighbors)}`);
     for (const [addr, mac] of Object.entries(raw.neighbors)) {
-      if (isIP(addr) === 0) throw new RuleError(`${at('neighbors', addr)}: ${shown(addr)} is not an IP address`);
+      let ip: string;
+      try {
+        ip = address(() => parseAddress(addr, { mapped: 'refuse' })).text;
+      } catch (e) {
+        throw new RuleError(`${at('neighbors', addr)}: ${addr.length > 40 ? `${shown(addr)} is not an IP address` : (e as Error).message}`);
+      }
       if (typeof mac !== 'string' || !MAC.test(mac)) throw new RuleError(`${at('neighbors', addr)}: ${shown(mac)} is not a MAC address (aa:bb:cc:dd:ee:ff)`);
-      neighbors.set(addr, mac.toLowerCase());
+      neighbors.set(ip, mac.toLowerCase());
     }
   }
   return { ports, rules, neighbors };

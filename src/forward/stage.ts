@@ -40,10 +40,30 @@ export class ForwardStage implements Stage {
   checksumCompleted = 0;
   /** Datagrams dropped because their UDP checksum was neither valid nor partial. */
   badChecksum = 0;
+  /** What earlier tables' backends forwarded, by backend name (kept across every swap). */
+  private readonly banked = new Map<string, number>();
 
   constructor(table: ForwardTable, srcMac: Uint8Array) {
     this.table = table;
     this.srcMac = srcMac;
+  }
+
+  /**
+   * Swap in a new table (a reload, a late MAC). The old table's counts go to the bank first:
+   * per-backend counts are monotonic for the stage's life, a backend removed and added again
+   * goes on from its earlier count, and they always add up to `forwarded`. Called between
+   * batches, in the thread that runs the stage.
+   */
+  setTable(table: ForwardTable): void {
+    for (const b of this.table.backends()) if (b.forwarded > 0) this.banked.set(b.name, (this.banked.get(b.name) ?? 0) + b.forwarded);
+    this.table = table;
+  }
+
+  /** Forwarded datagrams by backend name since the stage was made (backends gone included). */
+  perBackend(): Record<string, number> {
+    const out: Record<string, number> = Object.fromEntries(this.banked);
+    for (const b of this.table.backends()) out[b.name] = (out[b.name] ?? 0) + b.forwarded;
+    return out;
   }
 
   datagram(buf: Uint8Array, off: number, _len: number, p: Datagram): Verdict | typeof NEXT {

@@ -4,7 +4,7 @@
  * port, MAC bytes). Built off the hot path; replaced whole on reload, so the stage never sees a
  * half-updated table.
  */
-import { isIPv4 } from 'node:net';
+import { addressWords, formatEndpoint, parseAddress } from '../net/address.js';
 import type { ForwardRule } from './rules.js';
 
 export class BackendSlot {
@@ -23,10 +23,11 @@ export class BackendSlot {
     port: number,
     readonly frontPort: number,
   ) {
-    this.family = isIPv4(addr) ? 4 : 6;
+    const a = parseAddress(addr);
+    this.family = a.family;
     this.port = port;
-    this.addrWords = addressWords(addr);
-    this.name = `${frontPort}->${this.family === 6 ? `[${addr}]` : addr}:${port}`;
+    this.addrWords = addressWords(a.bytes);
+    this.name = `${frontPort}->${formatEndpoint(a, port)}`;
   }
 
   setMac(mac: string): void {
@@ -63,17 +64,4 @@ export function macBytes(mac: string, out = new Uint8Array(6)): Uint8Array {
   if (parts.length !== 6) throw new Error(`bad MAC ${mac}`);
   parts.forEach((p, i) => (out[i] = parseInt(p, 16)));
   return out;
-}
-
-function addressWords(addr: string): Uint16Array {
-  if (isIPv4(addr)) {
-    const b = addr.split('.').map(Number);
-    return Uint16Array.of((b[0] << 8) | b[1], (b[2] << 8) | b[3]);
-  }
-  // Expand "::" into the missing zero groups, then read the eight groups.
-  const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  return Uint16Array.from(groups.map((g) => parseInt(g, 16)));
 }

@@ -15,7 +15,7 @@
  * Allocation is fine here: frames are built once, never on the packet path.
  */
 
-import { isIPv4, isIPv6 } from 'node:net';
+import { parseAddress } from '../net/address.js';
 
 export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_IPV6 = 0x86dd;
@@ -120,46 +120,21 @@ export function parseMac(mac: string): Uint8Array {
 
 /** Dotted-quad IPv4 → 4 bytes. */
 export function parseIPv4(ip: string): Uint8Array {
-  if (!isIPv4(ip)) throw new Error(`bad IPv4 address: ${ip}`);
-  return Uint8Array.from(ip.split('.').map(Number));
+  const a = parseAddress(ip);
+  if (a.family !== 4) throw new Error(`bad IPv4 address: ${ip}`);
+  return a.bytes;
 }
 
 /** IPv6 text (with "::" and an optional dotted IPv4 tail) → 16 bytes. */
 export function parseIPv6(ip: string): Uint8Array {
-  if (!isIPv6(ip)) throw new Error(`bad IPv6 address: ${ip}`);
-  const out = new Uint8Array(16);
-  const words = (s: string): number[] => {
-    if (s === '') return [];
-    const res: number[] = [];
-    for (const part of s.split(':')) {
-      if (part.includes('.')) {
-        const b = parseIPv4(part);
-        res.push((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!);
-      } else {
-        res.push(parseInt(part, 16));
-      }
-    }
-    return res;
-  };
-  const dbl = ip.indexOf('::');
-  let groups: number[];
-  if (dbl >= 0) {
-    const head = words(ip.slice(0, dbl));
-    const tail = words(ip.slice(dbl + 2));
-    groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  } else {
-    groups = words(ip);
-  }
-  groups.forEach((g, i) => {
-    out[2 * i] = g >> 8;
-    out[2 * i + 1] = g & 0xff;
-  });
-  return out;
+  const a = parseAddress(ip);
+  if (a.family !== 6) throw new Error(`bad IPv6 address: ${ip}`);
+  return a.bytes;
 }
 
 /** IPv4 or IPv6 text → 4 or 16 bytes. */
 export function parseIp(ip: string): Uint8Array {
-  return ip.includes(':') ? parseIPv6(ip) : parseIPv4(ip);
+  return parseAddress(ip).bytes;
 }
 
 /** IPv4 text → unsigned 32-bit number (as FrameParser.src4 / dst4). */

@@ -6,7 +6,7 @@
  * device to finish) and from a wrong one, and finishes a partial one (~ the datagram's sum, the
  * field included). No allocation per call (see sumWords).
  */
-import type { FrameParser } from './parse.js';
+import type { Datagram } from './datagram.js';
 
 /** Fold a one's-complement sum (any non-negative integer below 2^53) to 16 bits, not complemented. */
 export function fold(sum: number): number {
@@ -58,7 +58,7 @@ export function pseudoHeaderSum(buf: Uint8Array, src: number, dst: number, alen:
  * leave the frame alone and return false. An IPv4 checksum of 0 ("none") is never partial (a
  * pseudo-header sum is never 0).
  */
-export function completePartialUdpChecksum(buf: Uint8Array, p: FrameParser): boolean {
+export function completePartialUdpChecksum(buf: Uint8Array, p: Datagram): boolean {
   const l4 = p.l4Offset;
   const field = (buf[l4 + 6] << 8) | buf[l4 + 7];
   if (field !== pseudoHeaderSum(buf, p.srcAddrOffset, p.dstAddrOffset, p.ipVersion === 4 ? 4 : 16, p.udpLength)) return false;

@@ -30,7 +30,7 @@
  * Only the non-hot-path helpers (formatSrcAddr / formatDstAddr / formatIPv4 /
  * formatIPv6) allocate.
  */
-
+import { formatIPv4, formatIPv6 } from '../net/address.js';
 import { Invalid, PARSE_OK } from './invalid-reason.js';
 
 export { PARSE_OK } from './invalid-reason.js';
@@ -321,44 +321,4 @@ export class FrameParser {
   }
 }
 
-/** Dotted-quad text of an IPv4 address given as an unsigned 32-bit number. */
-export function formatIPv4(addr: number): string {
-  return `${(addr >>> 24) & 0xff}.${(addr >>> 16) & 0xff}.${(addr >>> 8) & 0xff}.${addr & 0xff}`;
-}
-
-/**
- * RFC 5952 text of the 16-byte IPv6 address at buf[off]: lowercase, no
- * leading zeros, the longest (leftmost on ties) run of two or more zero
- * groups replaced by "::", and IPv4-mapped addresses as "::ffff:a.b.c.d".
- */
-export function formatIPv6(buf: Uint8Array, off: number): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push(((buf[off + 2 * i] ?? 0) << 8) | (buf[off + 2 * i + 1] ?? 0));
-
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `::ffff:${g[6]! >> 8}.${g[6]! & 0xff}.${g[7]! >> 8}.${g[7]! & 0xff}`;
-  }
-
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (from: number, to: number): string =>
-    g
-      .slice(from, to)
-      .map((x) => x.toString(16))
-      .join(':');
-  if (bestLen < 2) return hex(0, 8);
-  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
-}
+export { formatIPv4, formatIPv6 };

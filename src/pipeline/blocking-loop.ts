@@ -4,7 +4,12 @@
  * never yields to an event loop; it looks at its control channel between batches instead.
  *
  *   traffic   up to `batchesPerRound` batches back to back, then control() if it is due
- *   idle      keep polling the ring for `busyPollUs` (traffic often comes back within µs)
+ *   idle      keep polling the ring for `busyPollUs` (traffic often comes back within µs),
+ *             politely: each empty round yields the CPU (sched_yield), and if that let another
+ *             thread run for a while (a yield that took > 50 µs), the CPU is wanted elsewhere:
+ *             stop spinning and park at once for the next 100 ms. A spinning thread that shares its core with a busy one
+ *             (the main thread encoding the feed, say) would otherwise take half of it, and a
+ *             parked one is woken ahead of it when a frame comes (CFS favours sleepers).
  *   parked    poll() on the socket, blocking this thread: a frame that arrives wakes it with
  *             one kernel → thread wakeup. The timeout (`pollTimeoutMs`) bounds how late a
  *             control message (stop, new rules) is seen while nothing arrives.
@@ -14,6 +19,12 @@
  * start uses it to check that V8 still has the hot path compiled).
  */
 import type { FrameHandler, Port } from '../port/port.js';
+import { sched_yield } from '../sys/libc.js';
+
+/** A sched_yield() that took longer than this (ms) gave the CPU to someone who wanted it. */
+const CONTENDED_YIELD_MS = 0.05;
+/** After that, park at once when idle for this long (ms) before spinning again. */
+const POLITE_MS = 100;
 
 export interface BlockingLoopOptions {
   batchSize?: number;
@@ -57,6 +68,8 @@ export class BlockingLoop {
   /** Times the loop parked in poll(), and how many of those ended with frames ready. */
   parks = 0;
   wakeups = 0;
+  /** Busy polls cut short because another thread wanted the CPU. */
+  yielded = 0;
 
   constructor(
     private readonly port: Port,
@@ -79,6 +92,8 @@ export class BlockingLoop {
     let lastControl = performance.now();
     let idleSince = -1;
     let quietSince = -1;
+    /** Until when to park at once instead of busy-polling (the CPU is wanted elsewhere). */
+    let politeUntil = -1;
     for (;;) {
       let got = 0;
       for (let b = 0; b < this.batchesPerRound; b++) {
@@ -97,7 +112,13 @@ export class BlockingLoop {
         continue;
       }
       if (idleSince < 0) idleSince = now;
-      if (now - idleSince < this.busyPollMs) continue;
+      if (now - idleSince < this.busyPollMs && now >= politeUntil) {
+        sched_yield();
+        const after = performance.now();
+        if (after - now < CONTENDED_YIELD_MS) continue;
+        this.yielded++;
+        politeUntil = after + POLITE_MS;
+      }
       // Park. A timeout leaves the loop idle (it parks again after control()); frames reset it.
       this.parks++;
       if (port.waitSync(this.pollTimeoutMs) > 0) {

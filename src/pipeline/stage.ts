@@ -30,6 +30,28 @@ export interface Stage {
   endBatch?(): void;
 }
 
+/** What the CLI tells a stage factory (`--stage ./my-stage.js`) about the pipeline it builds. */
+export interface StageContext {
+  /**
+   * True for the warm start's throwaway pipeline: before going live, xsk runs every stage over
+   * synthetic frames (10.255.0.1 → 10.255.0.2 and fd00:ffff::1 → ::2, to every configured port,
+   * some malformed) so that V8 compiles them. A stage with side effects (files, sockets,
+   * counters it reports) should keep them off when `warm` is true.
+   */
+  warm: boolean;
+  /** The RX queue of the datapath thread this pipeline runs in. */
+  queue: number;
+  /** The UDP ports xsk receives. */
+  ports: readonly number[];
+}
+
+/**
+ * What a `--stage` module exports (as `default`, or as `createStage`): called once per pipeline
+ * in the datapath thread (the live one, and the warm start's), returns the Stage to run after
+ * parsing, before the built-in stages (forwarding, the feed).
+ */
+export type StageFactory = (ctx: StageContext) => Stage;
+
 export interface Component {
   readonly name: string;
   start?(): Promise<void> | void;

@@ -4,16 +4,19 @@
  * ring. It mirrors what bpf/xsk_redirect.c steers to AF_XDP:
  *
  *   - not a frame this host sends (pkttype PACKET_OUTGOING);
- *   - Ethernet, then 0, 1 or 2 VLAN tags (802.1Q 0x8100 or 802.1ad 0x88a8) inline;
+ *   - Ethernet, then 0, 1 or 2 VLAN tags (802.1Q 0x8100 or 802.1ad 0x88a8) in all, the one the
+ *     kernel may have moved out of the data (see VLAN below) included: a third is not taken;
  *   - IPv4 (version 4, IHL ≥ 5, not a fragment: MF and offset both clear, protocol UDP) or IPv6
  *     (version 6, next header UDP — no extension headers);
- *   - UDP destination port in the set.
+ *   - the whole 8-byte UDP header present, its destination port in the set.
  *
  * VLAN: on AF_PACKET the kernel has already moved the outer tag of a tagged frame out of the
  * data into the skb's metadata (a driver doing rx-vlan-offload, or the core's skb_vlan_untag
  * before taps see the frame), so what the filter sees starts with the inner tag, if any. The
- * filter does not look at the metadata tag: a frame is accepted on any VLAN, as on AF_XDP. The
- * raw port puts the tag back inline before the handler sees the frame (raw-port.ts).
+ * filter does not look at the tag's value: a frame is accepted on any VLAN, as on AF_XDP; but it
+ * counts it (SKF_AD_VLAN_TAG_PRESENT), so that a frame with three tags is refused here as the XDP
+ * program refuses it. The raw port puts the tag back inline before the handler sees the frame
+ * (raw-port.ts).
  *
  * Frames shorter than a load are rejected by the kernel's interpreter itself (a load past the
  * end returns 0), so truncated frames never match.
@@ -27,7 +30,7 @@
  * stays within its 8-bit reach. A frame costs at most two instructions per group plus two per
  * range of one group; the program, 2 instructions per range plus 4 per group, plus the headers.
  *
- * The kernel's limit is 4096 instructions (BPF_MAXINSNS): about 1,980 separate ranges, whatever
+ * The kernel's limit is 4096 instructions (BPF_MAXINSNS): about 1,970 separate ranges, whatever
  * their widths (1-65535 is one range). A set that needs more is refused before anything is
  * done, by checkPorts() (the runner calls it at start and on reload) or by portFilter() itself,
  * with a one-line message that names the flags and what to do.
@@ -60,6 +63,7 @@ export const BPF_A = 0x10;
 /** Ancillary loads: offsets past SKF_AD_OFF read skb metadata (linux/filter.h). */
 export const SKF_AD_OFF = -0x1000;
 export const SKF_AD_PKTTYPE = 4;
+export const SKF_AD_VLAN_TAG_PRESENT = 48;
 
 export const BPF_MAXINSNS = 4096;
 /** What the filter returns for a frame it accepts: the snap length (the whole frame). */
@@ -157,18 +161,24 @@ export function buildPortFilter(ports: readonly number[]): Insn[] {
   ld(BPF_W, SKF_AD_OFF + SKF_AD_PKTTYPE);
   a.jump(BPF_JEQ, PACKET_OUTGOING, 'reject', 0);
 
-  // Ethernet and up to two inline VLAN tags: the ethertype at 12, 16, 20.
-  for (let tags = 0; tags <= 2; tags++) {
-    const at = ETH_HLEN - 2 + tags * VLAN_HLEN;
-    a.label(`eth${tags}`);
-    ld(BPF_H, at);
-    a.jump(BPF_JEQ, ETHERTYPES.ip, `v4_${tags}`, 0);
-    a.jump(BPF_JEQ, ETHERTYPES.ipv6, `v6_${tags}`, 0);
-    if (tags < 2) {
-      a.jump(BPF_JEQ, ETHERTYPES.q, `eth${tags + 1}`, 0);
-      a.jump(BPF_JEQ, ETHERTYPES.ad, `eth${tags + 1}`, 'reject');
-    } else {
-      a.ja('reject');
+  // Ethernet and VLAN tags: two at most in all, as the XDP program, which sees them all inline.
+  // The kernel has moved the outer tag of a tagged frame into the skb (SKF_AD_VLAN_TAG_PRESENT):
+  // then one more may be inline, else two. The ethertype after k inline tags is at 12 + 4k.
+  ld(BPF_W, SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT);
+  a.jump(BPF_JEQ, 0, 'eth0', 'tagged0');
+  for (const [chain, inline] of [['eth', 2], ['tagged', 1]] as const) {
+    for (let tags = 0; tags <= inline; tags++) {
+      const at = ETH_HLEN - 2 + tags * VLAN_HLEN;
+      a.label(`${chain}${tags}`);
+      ld(BPF_H, at);
+      a.jump(BPF_JEQ, ETHERTYPES.ip, `v4_${tags}`, 0);
+      a.jump(BPF_JEQ, ETHERTYPES.ipv6, `v6_${tags}`, 0);
+      if (tags < inline) {
+        a.jump(BPF_JEQ, ETHERTYPES.q, `${chain}${tags + 1}`, 0);
+        a.jump(BPF_JEQ, ETHERTYPES.ad, `${chain}${tags + 1}`, 'reject');
+      } else {
+        a.ja('reject');
+      }
     }
   }
 
@@ -184,16 +194,20 @@ export function buildPortFilter(ports: readonly number[]): Insn[] {
     ld(BPF_B, l3 + 9); // protocol
     a.jump(BPF_JEQ, IPPROTO_UDP, 0, 'reject');
     a.stmt(BPF_LDX | BPF_B | BPF_MSH, l3); // X = 4 * IHL
-    a.stmt(BPF_LD | BPF_H | BPF_IND, l3 + 2); // UDP destination port at X + l3 + 2
+    // The whole 8-byte UDP header must be there, as the XDP program wants (a load past the end
+    // rejects the frame); then the destination port at X + l3 + 2.
+    a.stmt(BPF_LD | BPF_B | BPF_IND, l3 + 7);
+    a.stmt(BPF_LD | BPF_H | BPF_IND, l3 + 2);
     a.ja('ports');
 
-    // IPv6: version 6 (high nibble), next header UDP, fixed 40-byte header.
+    // IPv6: version 6 (high nibble), next header UDP, fixed 40-byte header, whole UDP header.
     a.label(`v6_${tags}`);
     ld(BPF_B, l3);
     a.stmt(BPF_ALU | BPF_AND | BPF_K, 0xf0);
     a.jump(BPF_JEQ, 0x60, 0, 'reject');
     ld(BPF_B, l3 + 6);
     a.jump(BPF_JEQ, IPPROTO_UDP, 0, 'reject');
+    ld(BPF_B, l3 + 40 + 7);
     ld(BPF_H, l3 + 40 + 2);
     a.ja('ports');
   }
@@ -245,7 +259,7 @@ export function filterLength(ports: readonly number[]): number {
   return fixedLength + 2 * n + 4 * Math.ceil(n / GROUP);
 }
 
-/** The most separate ranges a filter can hold (1,981: the ports 1, 3, 5, ... 3961). */
+/** The most separate ranges a filter can hold (1,973: the ports 1, 3, 5, ... 3945). */
 export function maxFilterRanges(): number {
   let n = BPF_MAXINSNS >> 1;
   while (filterLength(Array.from({ length: n }, (_, i) => 2 * i + 1)) > BPF_MAXINSNS) n--;
@@ -270,7 +284,7 @@ export type ModeChoice = 'auto' | 'native' | 'generic' | 'raw';
  *  - native / generic (AF_XDP): nothing more: the XDP program's port map has an entry for
  *    every port;
  *  - raw (AF_PACKET): the socket filter must fit in the kernel's 4096 instructions (about
- *    1,980 separate ranges, see maxFilterRanges());
+ *    1,970 separate ranges, see maxFilterRanges());
  *  - auto: as AF_XDP. Auto mode must call checkPorts('raw', ports) again before it falls
  *    back to raw mode, and a reload in raw mode checks 'raw'.
  */

@@ -89,6 +89,11 @@ export class RawPort implements Port {
   /** sendto() calls that failed (the frames stay queued and go with the next flush), and the last errno. */
   txFlushErrors = 0;
   txLastErrno = 0;
+  /** Frames handed to the handler, and their bytes. */
+  rxPackets = 0;
+  rxBytes = 0;
+  /** Batches a handler threw in (the ring was left consistent; see receive()). */
+  handlerErrors = 0;
   /** Frames whose outer VLAN tag the port put back inline. */
   vlanRestored = 0;
   /** TP_STATUS_CSUMNOTREADY frames whose partial UDP checksum the port finished, and those it could not (not a plain UDP datagram's). */
@@ -133,50 +138,107 @@ export class RawPort implements Port {
     const u16 = this.u16;
     const u32 = this.u32;
     let n = 0;
-    while (n < max) {
-      if (!this.inBlock) {
-        const base = this.block * this.blockSize;
-        // Acquire: the frames of the block are valid once its status says TP_STATUS_USER.
-        if ((Atomics.load(u32, (base + p.BLOCK.status) >>> 2) & p.TP_STATUS_USER) === 0) break;
-        this.left = u32[(base + p.BLOCK.numPkts) >>> 2];
-        this.next = base + u32[(base + p.BLOCK.offsetToFirstPkt) >>> 2];
-        this.inBlock = true;
-      }
-      while (this.left > 0 && n < max) {
-        const h = this.next;
-        const hw = h >>> 2;
-        const status = u32[hw + (p.FRAME3.status >>> 2)];
-        let off = h + u16[(h + p.FRAME3.mac) >>> 1];
-        let len = u32[hw + (p.FRAME3.snaplen >>> 2)];
-        if ((status & p.TP_STATUS_VLAN_VALID) !== 0 && off - 4 >= h + p.FRAME3.size) {
-          // Put the outer tag back between the source MAC and the ethertype. On Ethernet the
-          // kernel leaves 14 bytes (its sockaddr_ll and padding) in front of the frame.
-          const tci = u32[hw + (p.FRAME3.vlanTci >>> 2)] & 0xffff;
-          const tpid = (status & p.TP_STATUS_VLAN_TPID_VALID) !== 0 ? u16[(h + p.FRAME3.vlanTpid) >>> 1] : p.ETH_P_8021Q;
-          u8.copyWithin(off - 4, off, off + 12);
-          off -= 4;
-          len += 4;
-          u8[off + 12] = tpid >>> 8;
-          u8[off + 13] = tpid & 0xff;
-          u8[off + 14] = tci >>> 8;
-          u8[off + 15] = tci & 0xff;
-          this.vlanRestored++;
+    let rxBytes = 0;
+    // The cursor moves past a frame before the handler sees it, and the block goes back and TX
+    // is flushed in `finally`: a handler that throws leaves the ring consistent (the frame it
+    // threw on is not delivered again; the next call goes on after it).
+    try {
+      while (n < max) {
+        if (!this.inBlock) {
+          const base = this.block * this.blockSize;
+          // Acquire: the frames of the block are valid once its status says TP_STATUS_USER.
+          if ((Atomics.load(u32, (base + p.BLOCK.status) >>> 2) & p.TP_STATUS_USER) === 0) break;
+          this.left = u32[(base + p.BLOCK.numPkts) >>> 2];
+          this.next = base + u32[(base + p.BLOCK.offsetToFirstPkt) >>> 2];
+          this.inBlock = true;
         }
-        if ((status & p.TP_STATUS_CSUMNOTREADY) !== 0) this.completeChecksum(off, len);
-        if (handler.frame(u8, off, len) === Verdict.Transmit) this.queueTx(off, len);
-        this.next = h + u32[hw + (p.FRAME3.nextOffset >>> 2)];
-        this.left--;
-        n++;
+        while (this.left > 0 && n < max) {
+          const h = this.next;
+          const hw = h >>> 2;
+          const status = u32[hw + (p.FRAME3.status >>> 2)];
+          let off = h + u16[(h + p.FRAME3.mac) >>> 1];
+          let len = u32[hw + (p.FRAME3.snaplen >>> 2)];
+          this.next = h + u32[hw + (p.FRAME3.nextOffset >>> 2)];
+          this.left--;
+          n++;
+          if ((status & p.TP_STATUS_VLAN_VALID) !== 0 && off - 4 >= h + p.FRAME3.size) {
+            // Put the outer tag back between the source MAC and the ethertype. On Ethernet the
+            // kernel leaves 14 bytes (its sockaddr_ll and padding) in front of the frame.
+            const tci = u32[hw + (p.FRAME3.vlanTci >>> 2)] & 0xffff;
+            const tpid = (status & p.TP_STATUS_VLAN_TPID_VALID) !== 0 ? u16[(h + p.FRAME3.vlanTpid) >>> 1] : p.ETH_P_8021Q;
+            u8.copyWithin(off - 4, off, off + 12);
+            off -= 4;
+            len += 4;
+            u8[off + 12] = tpid >>> 8;
+            u8[off + 13] = tpid & 0xff;
+            u8[off + 14] = tci >>> 8;
+            u8[off + 15] = tci & 0xff;
+            this.vlanRestored++;
+          }
+          rxBytes += len;
+          if ((status & p.TP_STATUS_CSUMNOTREADY) !== 0) this.completeChecksum(off, len);
+          if (handler.frame(u8, off, len) === Verdict.Transmit) this.queueTx(off, len);
+        }
+        if (this.left === 0) this.releaseBlock();
       }
-      if (this.left === 0) {
-        // Release: every read of the block happened before the kernel may reuse it.
-        Atomics.store(u32, (this.block * this.blockSize + p.BLOCK.status) >>> 2, p.TP_STATUS_KERNEL);
-        this.block = this.block + 1 === this.blocks ? 0 : this.block + 1;
-        this.inBlock = false;
-      }
+    } catch (e) {
+      this.handlerErrors++;
+      if (this.inBlock && this.left === 0) this.releaseBlock();
+      throw e;
+    } finally {
+      this.rxPackets += n;
+      this.rxBytes += rxBytes;
+      if (this.txUnflushed > 0) this.flushTx();
     }
-    if (this.txUnflushed > 0) this.flushTx();
     return n;
+  }
+
+  /** Give the current block back to the kernel and move on to the next. */
+  private releaseBlock(): void {
+    // Release: every read of the block happened before the kernel may reuse it.
+    Atomics.store(this.u32, (this.block * this.blockSize + p.BLOCK.status) >>> 2, p.TP_STATUS_KERNEL);
+    this.block = this.block + 1 === this.blocks ? 0 : this.block + 1;
+    this.inBlock = false;
+  }
+
+  /** The most bytes a frame built by transmit() may have (a TX frame less its header). */
+  get frameCapacity(): number {
+    return this.txMaxLen;
+  }
+
+  /**
+   * Send up to `n` new frames: `build(buf, off, i)` writes frame `i` straight into the next free
+   * TX frame, at `buf[off, off + frameCapacity)`, and returns its length (0: send nothing for
+   * this one). One sendto() sends them all. Returns how many were queued: fewer than `n` when
+   * the TX ring has no free frame left (call again later). If `build` throws, what was built
+   * before still goes out; then the error is rethrown.
+   */
+  transmit(n: number, build: (buf: Uint8Array, off: number, i: number) => number): number {
+    const u32 = this.u32;
+    let sent = 0;
+    try {
+      for (let i = 0; i < n; i++) {
+        const h = this.txBase + this.txHead * this.txFrameSize;
+        const si = (h + p.FRAME3.status) >>> 2;
+        const st = Atomics.load(u32, si);
+        if (st !== p.TP_STATUS_AVAILABLE && st !== p.TP_STATUS_WRONG_FORMAT) break;
+        const len = build(this.u8, h + p.TX_DATA_OFFSET, i);
+        if (len > this.txMaxLen) throw new RangeError(`transmit: frame ${i} is ${len} bytes, more than a TX frame holds (${this.txMaxLen})`);
+        if (!(len > 0)) continue;
+        u32[(h + p.FRAME3.nextOffset) >>> 2] = 0;
+        u32[(h + p.FRAME3.len) >>> 2] = len;
+        u32[(h + p.FRAME3.snaplen) >>> 2] = len;
+        Atomics.store(u32, si, p.TP_STATUS_SEND_REQUEST);
+        this.txHead = this.txHead + 1 === this.txFrames ? 0 : this.txHead + 1;
+        this.txUnflushed++;
+        this.txPackets++;
+        this.txBytes += len;
+        sent++;
+      }
+    } finally {
+      if (this.txUnflushed > 0) this.flushTx();
+    }
+    return sent;
   }
 
   /** Finish the partial UDP checksum of a TP_STATUS_CSUMNOTREADY frame in place (see the top). */

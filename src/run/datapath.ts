@@ -28,6 +28,7 @@ import { tableFrom } from './forward-table.js';
 import { FeedTapStage } from './feed-tap.js';
 import { createFeedRing, FeedRingReader, type FeedRingBuffers } from './feed-ring.js';
 import { Warmer, type HotFunction } from './warm.js';
+import { checkStage, loadStageFactories } from './user-stage.js';
 import type { FromWorker, SerializedRule, Snapshot, ToWorker, WorkerConfig } from './protocol.js';
 import type { FrameHandler, Port } from '../port/port.js';
 
@@ -37,6 +38,7 @@ const SNAPSHOT_MS = 250;
 
 if (cfg.cpus) pinThread(cfg.cpus);
 await initLatency();
+const userStages = await loadStageFactories(cfg.stages);
 
 interface Built {
   pipeline: Pipeline;
@@ -46,9 +48,14 @@ interface Built {
 }
 
 /** The pipeline, its stages in order, its histograms. One factory for the live and the warm one. */
-function build(rules: SerializedRule[] | undefined, feedRing: FeedRingBuffers | undefined): Built {
+function build(rules: SerializedRule[] | undefined, feedRing: FeedRingBuffers | undefined, warm = false): Built {
   const latency = cfg.latency ? new Latency() : undefined;
-  const stages: Stage[] = [];
+  // The user's --stage stages first, then the built-in ones.
+  const stages: Stage[] = userStages.map((f, i) => {
+    const s = f({ warm, queue: cfg.queue, ports: cfg.ports });
+    checkStage(cfg.stages![i], s);
+    return s;
+  });
   let forward: ForwardStage | undefined;
   if (cfg.forward && rules) {
     forward = new ForwardStage(tableFrom(rules), macBytes(cfg.forward.srcMac));
@@ -98,7 +105,7 @@ function warmTarget() {
   const ring = cfg.feedRing ? createFeedRing(1 << 20) : undefined;
   const reader = ring ? new FeedRingReader(ring) : undefined;
   const sink = { record() {} };
-  const w = build(rules, ring);
+  const w = build(rules, ring, true);
   return { handler: w.pipeline, afterBatch: reader ? () => void reader.drain(sink) : undefined };
 }
 const hot: HotFunction[] = [
@@ -128,13 +135,22 @@ const loop = new BlockingLoop(port as Port, handler, { batchSize: cfg.batchSize,
 const runtime = new RuntimeWatch();
 runtime.start();
 
-/** Samples in the histograms when they were last sent: send them again only when they grew. */
+/**
+ * Histograms go out only when they changed, and while traffic flows at most once a second
+ * (encoding costs ~0.2 ms a histogram, time the loop is not receiving) — and always when asked
+ * for (a scrape) and at the end, so what is read is exact.
+ */
 let latencySent = -1;
-function snapshot(final: boolean): Snapshot {
+let latencySentAt = 0;
+function snapshot(final: boolean, asked = false): Snapshot {
   const lat = live.latency;
   const samples = lat ? lat.rx_to_user.totalCount + lat.rx_to_tx.totalCount : 0;
-  const withLatency = lat !== undefined && (final || samples !== latencySent);
-  if (withLatency) latencySent = samples;
+  const now = performance.now();
+  const withLatency = lat !== undefined && (final || (samples !== latencySent && (asked || now - latencySentAt >= 1000)));
+  if (withLatency) {
+    latencySent = samples;
+    latencySentAt = now;
+  }
   const xdp = port instanceof XdpPort ? port : undefined;
   const raw = port instanceof RawPort ? port : undefined;
   const rt = runtime.summary().runtime as Record<string, number>;
@@ -162,7 +178,7 @@ function snapshot(final: boolean): Snapshot {
     forward: fwd && {
       forwarded: fwd.forwarded,
       checksumCompleted: fwd.checksumCompleted,
-      perBackend: Object.fromEntries(fwd.table.backends().map((b) => [b.name, b.forwarded])),
+      perBackend: fwd.perBackend(),
       drops: { ttl_expired: fwd.ttlExpired, unresolved: fwd.unresolved, family_mismatch: fwd.familyMismatch, bad_checksum: fwd.badChecksum },
     },
     latency: withLatency ? live.latency!.encode() : undefined,
@@ -175,7 +191,7 @@ function snapshot(final: boolean): Snapshot {
       old_space_growth_bytes: rt.old_space_growth_bytes,
       heap_used_bytes: rt.heap_used_end_bytes,
     },
-    loop: { parks: loop.parks, wakeups: loop.wakeups, rewarms },
+    loop: { parks: loop.parks, wakeups: loop.wakeups, yielded: loop.yielded, rewarms },
   };
 }
 
@@ -199,7 +215,7 @@ let lastSnapshot = performance.now();
 function handle(m: ToWorker): void {
   if (m.type === 'stop') stopping = true;
   else if (m.type === 'snapshot') snapshotNow = true;
-  else if (m.type === 'forward' && live.forward) live.forward.table = tableFrom(m.rules, live.forward.table);
+  else if (m.type === 'forward' && live.forward) live.forward.setTable(tableFrom(m.rules));
   else if (m.type === 'ports') port.setPorts(m.ports);
   else if (m.type === 'mode' && port instanceof XdpPort) port.mode = m.mode;
 }
@@ -235,8 +251,9 @@ function round(): void {
     return;
   }
   lastSnapshot = performance.now();
+  const asked = snapshotNow;
   snapshotNow = false;
-  post(snapshot(false));
+  post(snapshot(false, asked));
   setImmediate(round);
 }
 

@@ -2,7 +2,7 @@
  * The forwarding table as it crosses threads: rules with each backend's next-hop MAC (when the
  * main thread has resolved it). Both sides build their hot-path ForwardTable from it.
  */
-import { isIP } from 'node:net';
+import { parseAddress } from '../net/address.js';
 import { ForwardTable } from '../forward/table.js';
 import type { SerializedRule } from './protocol.js';
 
@@ -17,19 +17,17 @@ export function serializeTable(table: ForwardTable): SerializedRule[] {
   }));
 }
 
-/** Build a table; backends that were in `previous` keep their forwarded count. */
-export function tableFrom(rules: SerializedRule[], previous?: ForwardTable): ForwardTable {
+/** Build a table from its serialized form (counts start at 0: the stage banks the old ones). */
+export function tableFrom(rules: SerializedRule[]): ForwardTable {
   const table = new ForwardTable(
     rules.map((r) => ({
       frontPort: r.frontPort,
-      backends: r.backends.map((b) => ({ addr: b.addr, port: b.port, family: isIP(b.addr) as 4 | 6 })),
+      backends: r.backends.map((b) => ({ addr: b.addr, port: b.port, family: parseAddress(b.addr).family })),
     })),
   );
-  const old = new Map(previous?.backends().map((b) => [b.name, b.forwarded]));
   const flat = rules.flatMap((r) => r.backends);
   table.backends().forEach((b, i) => {
     if (flat[i].mac) b.setMac(flat[i].mac!);
-    b.forwarded = old.get(b.name) ?? 0;
   });
   return table;
 }

@@ -1,16 +1,19 @@
 /**
  * The XDP program's side of AF_XDP modes, on the main thread: load it and give it the ports
  * (before any socket exists), then, once every datapath thread's socket is in the XSKMAP,
- * attach it: in the mode asked for, or for `auto` native first, then generic.
+ * attach it: in the mode asked for, or for `auto` native first, then generic. A failure in generic
+ * mode that says the device takes no XDP is an AttachFailure (`unsupported`): auto's reason to
+ * fall back to raw mode; any other failure is thrown as it came, for the runner to explain.
  */
-import { XdpProgram, type AttachMode } from '../xdp/program.js';
-import { log } from '../log.js';
+import { XdpProgram, type AttachMode, type LoadOptions } from '../xdp/program.js';
+import { SysError } from '../sys/errors.js';
+import { AttachFailure, attachUnsupported } from './ladder.js';
 
-/** `stampEvery`: the receive stamp on 1 redirected frame in N (0: none, for --no-latency). */
-export function loadProgram(ports: number[], stampEvery: number, objectPath?: string): XdpProgram {
-  const program = XdpProgram.load(objectPath, stampEvery);
+/** `ports` undefined: leave the ports map as it is (an object of your own may have none). */
+export function loadProgram(ports: number[] | undefined, objectPath?: string, o?: LoadOptions): XdpProgram {
+  const program = XdpProgram.load(objectPath, o);
   try {
-    program.setPorts(ports);
+    if (ports) program.setPorts(ports);
     return program;
   } catch (e) {
     program.close();
@@ -20,19 +23,35 @@ export function loadProgram(ports: number[], stampEvery: number, objectPath?: st
 
 export function attachProgram(
   program: XdpProgram,
-  o: { ifname: string; ifindex: number; mode: 'auto' | AttachMode; force: boolean },
+  o: { ifname: string; ifindex: number; mode: 'auto' | AttachMode; force: boolean; explain?: (e: unknown) => string },
 ): AttachMode {
-  if (o.mode !== 'auto') {
-    program.attach(o.ifindex, o.ifname, o.mode, o.force);
-    return o.mode;
-  }
-  try {
+  const explain = o.explain ?? ((e: unknown) => (e as Error).message);
+  if (o.mode === 'native') {
     program.attach(o.ifindex, o.ifname, 'native', o.force);
     return 'native';
-  } catch (e) {
-    if (/already has an XDP/.test(String(e))) throw e;
-    log.warn(`native XDP attach failed (${(e as Error).message}); using generic mode`);
+  }
+  if (o.mode === 'auto') {
+    try {
+      program.attach(o.ifindex, o.ifname, 'native', o.force);
+      return 'native';
+    } catch (e) {
+      // A program in the way (makeWay) or attached meanwhile is an answer, not a reason to go on.
+      const errno = (e as { errno?: number }).errno;
+      if (!(e instanceof SysError) || errno === EBUSY || errno === EEXIST) throw e;
+      program.logger.warn(`native XDP attach failed (${explain(e)}); using generic mode`);
+    }
+  }
+  try {
     program.attach(o.ifindex, o.ifname, 'generic', o.force);
     return 'generic';
+  } catch (e) {
+    // Generic XDP works on any device: failing there too means no XDP for this interface at all.
+    if (e instanceof SysError && e.call === 'bpf_link_create' && attachUnsupported(e.errno)) {
+      throw new AttachFailure(`${e.message}: ${o.ifname} takes no XDP program in generic mode either`, true);
+    }
+    throw e;
   }
 }
+
+const EBUSY = 16;
+const EEXIST = 17;

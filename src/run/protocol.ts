@@ -61,6 +61,8 @@ export interface WorkerConfig {
   control: MessagePort;
   /** An eventfd the main thread rings after each message, to wake the thread from poll(). */
   wakeFd: number;
+  /** --stage modules (file URLs): each exports a StageFactory, run after parsing, before the built-in stages. */
+  stages?: string[];
   /** Test hook (XSK_TEST_FAIL_AFTER): the datapath throws after this many frames. */
   failAfter?: number;
 }
@@ -103,7 +105,7 @@ export interface Snapshot {
   /** The datapath thread's own heap and collections. */
   runtime: { gc_minor: number; gc_major: number; gc_ms: number; old_space_growth_bytes: number; heap_used_bytes: number };
   /** The receive loop: parks in poll(), wakeups with frames, re-warms after quiet spells. */
-  loop: { parks: number; wakeups: number; rewarms: number };
+  loop: { parks: number; wakeups: number; yielded: number; rewarms: number };
 }
 
 export type FromWorker =

@@ -4,7 +4,9 @@
  *
  *   - the mode ladder: AF_XDP (program loaded here, sockets opened by the datapath threads,
  *     program attached last, once every socket is warm and in the XSKMAP), or raw (AF_PACKET);
- *     `auto` falls back to raw when an AF_XDP step fails, and says why;
+ *     first the interface's lock (iface-lock.ts) and AF_XDP's limits (ladder.ts), before acting;
+ *     `auto` falls back to raw only when AF_XDP itself is unavailable (ladder.ts classify: by
+ *     step and errno), and says why; any other failure ends xsk with its reason;
  *   - forwarding rules, neighbours, SIGHUP reloads (tables go to the threads as messages);
  *   - the feed: the threads copy datagrams into shared rings that ring a doorbell here;
  *   - metrics, the stats line and the exit summary, from the same Components whatever the
@@ -14,7 +16,7 @@
  * failure in any thread ends the process with its reason and a non-zero exit.
  */
 import v8 from 'node:v8';
-import type { XskOptions } from '../cli/options.js';
+import type { XskOptions } from './options.js';
 import type { XdpProgram } from '../xdp/program.js';
 import type { Component } from '../pipeline/stage.js';
 import type { Forwarder } from '../forward/component.js';
@@ -23,6 +25,7 @@ import { interfaceMac } from '../forward/neighbours.js';
 import { createFeed } from '../feed/create.js';
 import { warmFeed } from './feed-warm.js';
 import type { FeedComponent } from '../feed/component.js';
+import { NatsComponent } from '../nats/component.js';
 import { initLatency, Latency } from '../pipeline/latency.js';
 import { MetricsComponent } from '../metrics/component.js';
 import { RuntimeWatch } from '../metrics/runtime.js';
@@ -36,6 +39,11 @@ import { createDoorbell, createFeedRing, type FeedRingBuffers } from './feed-rin
 import { FeedIngest } from './feed-ingest.js';
 import { DatapathComponent } from './datapath-component.js';
 import { attachProgram, loadProgram } from './program.js';
+import { afxdpProblems, classify, explain, systemParams, type LadderFlags } from './ladder.js';
+import { tryLockInterface } from './iface-lock.js';
+import { mtuOf } from '../sys/interfaces.js';
+import { getpagesize } from '../sys/libc.js';
+import { attachedPrograms, describeProgram } from '../xdp/program.js';
 import type { DatapathKind, WorkerConfig } from './protocol.js';
 
 /** Each datapath's ring to the feed: room for ~50 ms of 1 Mpps of small datagrams. */
@@ -81,8 +89,37 @@ export async function run(c: RunContext): Promise<void> {
     fail(reason);
   };
 
-  const fallBack = (why: string) => {
+  // One xsk per interface, whatever the mode: the lock comes before anything is loaded or opened.
+  lockInterface(opts.iface, c.ifindex, fail);
+
+  const ladder: LadderFlags = { iface: opts.iface, bind: opts.bind, hugepages: opts.hugepages, frameSize: opts.frameSize, mtu: mtuOf(opts.iface) };
+  // What AF_XDP can't do with these flags here, before acting: the user's to fix, in auto mode too.
+  if (kind === 'afxdp') {
+    const problems = afxdpProblems({
+      iface: opts.iface,
+      frameSize: opts.frameSize,
+      frames: opts.frames,
+      queues: c.queues.length,
+      hugepages: opts.hugepages,
+      mtu: ladder.mtu,
+      ...systemParams(getpagesize()),
+    });
+    if (problems.length > 0) fail(problems[0]);
+  }
+
+  /**
+   * An AF_XDP step failed: auto mode falls back to raw only when AF_XDP itself is unavailable
+   * (classify: by step and errno); anything else, and any failure in a forced mode, ends xsk
+   * with its reason in one line.
+   */
+  const fallBack = (e: unknown) => {
+    const v = classify(e, ladder);
+    if ('error' in v) return fail(v.error);
+    const why = v.fallBack;
     if (opts.mode !== 'auto') fail(why);
+    // Flags raw mode refuses: say so, rather than land there and ignore them.
+    const rawless = opts.bind === 'zero-copy' ? '--zero-copy' : opts.hugepages ? '--hugepages' : undefined;
+    if (rawless) fail(`AF_XDP unavailable (${why}), and raw mode (AF_PACKET) has no UMEM for ${rawless}: leave out ${rawless} to run in raw mode`);
     // Raw mode's socket filter has limits of its own: say both reasons rather than fail later.
     const rawProblem = checkPorts('raw', c.ports);
     if (rawProblem) fail(`AF_XDP unavailable (${why}), and raw mode can't take these ports: ${rawProblem}`);
@@ -93,9 +130,9 @@ export async function run(c: RunContext): Promise<void> {
 
   if (kind === 'afxdp') {
     try {
-      program = loadProgram(c.ports, opts.latency ? opts.latencySample : 0);
+      program = loadProgram(c.ports, undefined, { logger: log, stampEvery: opts.latency ? opts.latencySample : 0 });
     } catch (e) {
-      fallBack((e as Error).message);
+      fallBack(e);
     }
     // A busy interface is an answer, not a reason to fall back.
     try {
@@ -114,6 +151,16 @@ export async function run(c: RunContext): Promise<void> {
   const feed: FeedComponent | undefined = opts.feed
     ? createFeed(opts.feed, c.ports, () => ({ iface: opts.iface, mode, ports: forwarder ? forwarder.ports() : c.ports }), fail)
     : undefined;
+  // NATS: connected and its stream checked now, so a problem ends xsk before anything is attached.
+  const nats = opts.nats && feed ? new NatsComponent(opts.nats, feed, opts.iface) : undefined;
+  if (nats) {
+    try {
+      await nats.connect();
+    } catch (e) {
+      program?.close();
+      fail((e as Error).message);
+    }
+  }
   const feedWarm = feed && opts.warm ? warmFeed({ ...opts.feed!, info: () => ({ iface: opts.iface, mode, ports: c.ports }) }) : undefined;
   const srcMac = forwarder ? interfaceMac(opts.iface) : undefined;
   if (srcMac) macBytes(srcMac); // a bad MAC fails here, not in every thread
@@ -147,6 +194,7 @@ export async function run(c: RunContext): Promise<void> {
       forward: forwarder && srcMac ? { rules: serializeTable(forwarder.stage.table), srcMac } : undefined,
       feedRing: feedRings[i],
       failAfter: failAfter !== undefined && i === 0 ? failAfter : undefined,
+      stages: opts.stages,
     }));
     pool = new QueuePool((reason) => void failAll(reason));
     return pool.start(configs);
@@ -157,16 +205,24 @@ export async function run(c: RunContext): Promise<void> {
     try {
       sockets = await startDatapaths('afxdp');
       for (const s of sockets) program!.setSocket(s.queue, s.fd);
-      mode = attachProgram(program!, { ifname: opts.iface, ifindex: c.ifindex, mode: opts.mode === 'auto' ? 'auto' : (opts.mode as 'native' | 'generic'), force: opts.force });
+      mode = attachProgram(program!, {
+        ifname: opts.iface,
+        ifindex: c.ifindex,
+        mode: opts.mode === 'auto' ? 'auto' : (opts.mode as 'native' | 'generic'),
+        force: opts.force,
+        explain: (e) => explain(e, ladder),
+      });
       pool!.broadcast({ type: 'mode', mode: mode as 'native' | 'generic' });
     } catch (e) {
       await pool?.stop();
       program?.close();
       program = undefined;
-      fallBack((e as Error).message);
+      fallBack(e);
+      warnForeignXdp(c.ifindex, opts.iface);
       sockets = await startOrFail('raw');
     }
   } else {
+    warnForeignXdp(c.ifindex, opts.iface);
     sockets = await startOrFail('raw');
   }
 
@@ -212,6 +268,7 @@ export async function run(c: RunContext): Promise<void> {
   const components: Component[] = [datapath];
   if (forwarder) components.push(forwarder);
   if (feed) components.push(feed);
+  if (nats) components.push(nats);
   const runtime = new RuntimeWatch();
   components.push(runtime);
   const metrics = new MetricsComponent({
@@ -283,4 +340,36 @@ export async function run(c: RunContext): Promise<void> {
   // find its handler, not the default action.
   const described = sockets.map((s) => (kind === 'raw' ? s.description : `${opts.iface} queue ${s.queue}, AF_XDP ${mode} mode, ${s.description}`));
   log.info(`xsk up: ${described.join('; ')}, ports ${c.ports.join(',')} (datapath in ${sockets.length} thread${sockets.length > 1 ? 's' : ''})`);
+}
+
+/**
+ * Take the interface's lock (iface-lock.ts), or end xsk with who holds it. Where the lock file
+ * can't be made at all (no /run/xsk for this user), say so and go on without it.
+ */
+function lockInterface(iface: string, ifindex: number, fail: (msg: string) => never): void {
+  const r = tryLockInterface(ifindex);
+  if ('release' in r) return;
+  if ('held' in r) {
+    const who = r.held > 0 ? `pid ${r.held}` : 'pid unknown';
+    fail(`${iface} is in use by another xsk (${who}, lock ${r.path}); stop that one first${r.held > 0 ? ` (kill ${r.held})` : ''}, or give this one another --iface`);
+  }
+  log.warn(`no interface lock (${r.error}): another xsk on ${iface} would go unnoticed`);
+}
+
+/**
+ * Raw mode sees frames after XDP: a program on the interface (not xsk's: raw mode attaches none,
+ * and the lock keeps other xsks away) may drop or redirect them before they reach the socket.
+ */
+function warnForeignXdp(ifindex: number, iface: string): void {
+  let progs: ReturnType<typeof attachedPrograms>;
+  try {
+    progs = attachedPrograms(ifindex);
+  } catch {
+    return;
+  }
+  for (const p of progs) {
+    log.warn(
+      `${iface} has an XDP ${describeProgram(p)}: it sees every frame before raw mode (AF_PACKET) does, and what it drops or redirects never reaches xsk (see it with: ip link show dev ${iface})`,
+    );
+  }
 }

@@ -15,7 +15,9 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
   },
 });
-const sock = dgram.createSocket(values.family === '6' ? 'udp6' : 'udp4');
+// A deep receive buffer (up to net.core.rmem_max): a sink that is kept off its CPU for a few ms
+// (a loaded 2-core machine) must not drop what it is there to count.
+const sock = dgram.createSocket({ type: values.family === '6' ? 'udp6' : 'udp4', recvBufferSize: 4 << 20 });
 let received = 0;
 let bytes = 0;
 /** Datagrams whose payload is not udp-send's (sequence number + pattern), byte for byte. */

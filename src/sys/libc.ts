@@ -84,8 +84,19 @@ export const EFD_NONBLOCK = 0o4000;
 export const eventfd = libc.func('int eventfd(unsigned int initval, int flags)') as (initval: number, flags: number) => number;
 export const read = libc.func('long read(int fd, void *buf, size_t count)') as (fd: number, buf: Buffer, count: number) => number;
 export const write = libc.func('long write(int fd, const void *buf, size_t count)') as (fd: number, buf: Buffer, count: number) => number;
+/** Give the CPU to another runnable thread of this CPU, if there is one (returns at once if not). */
+export const sched_yield = libc.func('int sched_yield(void)') as () => number;
 export const if_nametoindex = libc.func('uint32_t if_nametoindex(const char *name)') as (name: string) => number;
 export const getpagesize = libc.func('int getpagesize(void)') as () => number;
+
+/** flock(2): an advisory lock on an open file, released when the last fd to it closes (exit included). */
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const flock = libc.func('int flock(int fd, int operation)') as (fd: number, operation: number) => number;
+export const AF_INET = 2;
+export const SOCK_DGRAM = 2;
+export const SIOCGIFMTU = 0x8921;
+export const ioctl = libc.func('int ioctl(int fd, unsigned long request, void *arg)') as (fd: number, request: number, arg: Buffer) => number;
 
 /** A view of unmanaged memory (an mmap'd region) as an ArrayBuffer, no copy. */
 export function view(ptr: bigint, len: number): ArrayBuffer {

@@ -13,8 +13,7 @@ import { existsSync } from 'node:fs';
 import { close } from '../sys/libc.js';
 import { SysError } from '../sys/errors.js';
 import * as bpf from '../sys/libbpf.js';
-import { log } from '../log.js';
-import { DEFAULT_LATENCY_SAMPLE } from './meta.js';
+import { silentLogger, type Logger } from '../util/logger.js';
 
 export type AttachMode = 'native' | 'generic';
 
@@ -24,7 +23,7 @@ const ENOTSUPP = 524;
 /** Whether bpf_map_update_batch works on the ports array (found out on first use). */
 let batchUpdate = true;
 
-const COUNTER_NAMES = ['seen', 'redirected', 'passed', 'meta_failed'] as const;
+export const COUNTER_NAMES = ['seen', 'redirected', 'passed', 'meta_failed'] as const;
 export type ProgramCounters = Record<(typeof COUNTER_NAMES)[number], number>;
 
 /** Where the build puts a compiled BPF object: dist/bpf/ (also found from src/ under tsx). */
@@ -49,6 +48,37 @@ export function programConfig(stampEvery: number): Buffer {
   return b;
 }
 
+/**
+ * What to find in the object, by name. The defaults are bpf/xsk_redirect.c's; an object of your
+ * own needs at least a program and an XSKMAP. Without a ports map, setPorts() throws (your
+ * program decides what it redirects); without counters, counters() reads zeros.
+ */
+export interface ProgramNames {
+  program?: string;
+  xsks?: string;
+  /** An array map of 65,536 u8 entries keyed by u32 port (1 = steer); null: none. */
+  ports?: string | null;
+  /**
+   * A per-CPU array of u64 counters (seen, redirected, passed, meta_failed); null: none. A seen
+   * left at 0 reads as redirected + passed (xsk_redirect.c writes one counter a frame).
+   */
+  counters?: string | null;
+}
+
+export interface LoadOptions {
+  names?: ProgramNames;
+  /** Where warnings go (--force replacing a program); silent by default. */
+  logger?: Logger;
+  /**
+   * xsk_redirect.c's receive stamp: on 1 redirected frame in N (per CPU: those whose CPU's
+   * `redirected` count before them is a multiple of N; a power of two), 0 for none
+   * (--no-latency). Written into the object's read-only globals (.rodata) before the load, so
+   * the verifier removes what is off. Unset: the object's own (xsk_redirect.o's: 1 in 64,
+   * DEFAULT_LATENCY_SAMPLE); an object of your own needs xsk_config's 8-byte layout to take it.
+   */
+  stampEvery?: number;
+}
+
 export class XdpProgram {
   private linkFd = -1;
   private attachedIfindex = 0;
@@ -61,18 +91,17 @@ export class XdpProgram {
     private readonly xsksFd: number,
     private readonly portsFd: number,
     private readonly countersFd: number,
+    /** Where this program's warnings go (the CLI passes its logger; the library the caller's). */
+    readonly logger: Logger,
   ) {}
 
-  /**
-   * Load the program. `stampEvery`: the receive stamp goes on 1 redirected frame in N (per
-   * CPU: those whose CPU's `redirected` count before them is a multiple of N; a power of two),
-   * 0 for none (--no-latency). Set in the object's read-only globals before the load, so the
-   * verifier removes what is off.
-   */
-  static load(objPath = objectPath(), stampEvery = DEFAULT_LATENCY_SAMPLE): XdpProgram {
-    const obj = BpfObject.load(objPath, programConfig(stampEvery));
+  static load(objPath = objectPath(), o: LoadOptions = {}): XdpProgram {
+    const obj = BpfObject.load(objPath, o.stampEvery === undefined ? undefined : programConfig(o.stampEvery));
+    const n = o.names ?? {};
     try {
-      return new XdpProgram(obj, obj.programFd('xsk_redirect'), obj.mapFd('xsks'), obj.mapFd('ports'), obj.mapFd('counters'));
+      const ports = n.ports === null ? -1 : obj.mapFd(n.ports ?? 'ports');
+      const counters = n.counters === null ? -1 : obj.mapFd(n.counters ?? 'counters');
+      return new XdpProgram(obj, obj.programFd(n.program ?? 'xsk_redirect'), obj.mapFd(n.xsks ?? 'xsks'), ports, counters, o.logger ?? silentLogger);
     } catch (e) {
       obj.close();
       throw e;
@@ -86,6 +115,7 @@ export class XdpProgram {
    * has no batch op for arrays). Throws on a port outside 1-65535 before writing anything.
    */
   setPorts(ports: Iterable<number>): void {
+    if (this.portsFd < 0) throw new Error('this XDP program has no ports map: it decides itself what it redirects');
     const next = new Set(ports);
     for (const p of next) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new Error(`port ${p} is outside 1-65535`);
     const changes: [number, number][] = [];
@@ -158,7 +188,7 @@ export class XdpProgram {
       if (r < 0) {
         throw new SysError('bpf_xdp_detach', -r, `${ifname} ${what} is held by a bpf_link of another process; stop that process first`);
       }
-      log.warn(`--force: replaced the XDP ${describeProgram(e)} on ${ifname}`);
+      this.logger.warn(`--force: replaced the XDP ${describeProgram(e)} on ${ifname}`);
     }
   }
 
@@ -190,16 +220,16 @@ export class XdpProgram {
     const key = Buffer.alloc(4);
     const vals = Buffer.alloc(8 * this.ncpus);
     const out = { seen: 0, redirected: 0, passed: 0, meta_failed: 0 };
+    if (this.countersFd < 0) return out;
     COUNTER_NAMES.forEach((name, i) => {
-      // The program writes one counter per frame: seen is redirected + passed.
-      if (name === 'seen') return;
       key.writeUInt32LE(i);
       if (bpf.bpf_map_lookup_elem(this.countersFd, key, vals) < 0) return;
       let sum = 0;
       for (let c = 0; c < this.ncpus; c++) sum += Number(vals.readBigUInt64LE(8 * c));
       out[name] = sum;
     });
-    out.seen = out.redirected + out.passed;
+    // xsk_redirect.c writes one counter a frame: seen is redirected + passed.
+    if (out.seen === 0) out.seen = out.redirected + out.passed;
     return out;
   }
 

@@ -16,7 +16,7 @@ import { runTool, startSink } from '../../src/sandbox/xsk-process.js';
 import { RawPort } from '../../src/rawsock/raw-port.js';
 import { Verdict, type FrameHandler } from '../../src/port/port.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
-import { ifindexOf } from '../../src/cli/interfaces.js';
+import { ifindexOf } from '../../src/sys/interfaces.js';
 import { csumReplace16, word, setWord } from '../../src/forward/checksum.js';
 import { enterNetns } from '../helpers/setns.js';
 import { buildUdpFrame, TPID_8021Q, TPID_8021AD } from '../helpers/frames.js';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Sandbox } from '../../src/sandbox/netns.js';
 import { XdpProgram } from '../../src/xdp/program.js';
 import { XdpPort } from '../../src/afxdp/xdp-port.js';
-import { ifindexOf } from '../../src/cli/interfaces.js';
+import { ifindexOf } from '../../src/sys/interfaces.js';
 import { XDP_PASS, XDP_REDIRECT } from '../../src/sys/libbpf.js';
 import { buildUdpFrame, TPID_8021Q, TPID_8021AD } from '../helpers/frames.js';
 import { enterNetns } from '../helpers/setns.js';
@@ -182,14 +182,14 @@ describe('xsk_redirect verdicts (BPF_PROG_TEST_RUN)', () => {
   }
 
   it('stamps 1 redirected frame in N (the load-time sample), the first one included', () => {
-    const p4 = XdpProgram.load(undefined, 4);
+    const p4 = XdpProgram.load(undefined, { stampEvery: 4 });
     try {
       assert.deepEqual(stampedFrames(p4, 10), [0, 4, 8]);
       assert.equal(p4.counters().redirected, 10);
     } finally {
       p4.close();
     }
-    const p1 = XdpProgram.load(undefined, 1);
+    const p1 = XdpProgram.load(undefined, { stampEvery: 1 });
     try {
       assert.deepEqual(stampedFrames(p1, 3), [0, 1, 2]);
     } finally {
@@ -198,14 +198,14 @@ describe('xsk_redirect verdicts (BPF_PROG_TEST_RUN)', () => {
   });
 
   it('stamps nothing when loaded without latency (--no-latency)', () => {
-    const p0 = XdpProgram.load(undefined, 0);
+    const p0 = XdpProgram.load(undefined, { stampEvery: 0 });
     try {
       assert.deepEqual(stampedFrames(p0, 5), []);
       assert.deepEqual(p0.counters(), { seen: 5, redirected: 5, passed: 0, meta_failed: 0 });
     } finally {
       p0.close();
     }
-    assert.throws(() => XdpProgram.load(undefined, 3), /power of two/);
+    assert.throws(() => XdpProgram.load(undefined, { stampEvery: 3 }), /power of two/);
   });
 
   it('counts seen, redirected and passed per CPU', () => {

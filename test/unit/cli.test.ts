@@ -89,8 +89,8 @@ describe('xsk refuses, with exactly this line', () => {
       () => [...base, '--neighbor', '10.0.0.3=02:00:00:00:00:03'],
       "error: option '--neighbor <addr=mac>' needs a forwarding rule (--forward or --config): nothing would use it",
     ],
-    ['--feed-history without --grpc', () => [...base, '--feed-history', '4096'], "error: option '--feed-history' needs --grpc"],
-    ['--feed-history-bytes without --grpc', () => [...base, '--feed-history-bytes', '1000000'], "error: option '--feed-history-bytes' needs --grpc"],
+    ['--feed-history without --grpc', () => [...base, '--feed-history', '4096'], "error: option '--feed-history' needs --grpc or --nats"],
+    ['--feed-history-bytes without --grpc', () => [...base, '--feed-history-bytes', '1000000'], "error: option '--feed-history-bytes' needs --grpc or --nats"],
     ['--feed-queue without --grpc', () => [...base, '--feed-queue', '10'], "error: option '--feed-queue' needs --grpc"],
     ['--feed-queue-bytes without --grpc', () => [...base, '--feed-queue-bytes', '10'], "error: option '--feed-queue-bytes' needs --grpc"],
     [

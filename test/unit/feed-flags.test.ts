@@ -67,6 +67,6 @@ describe('feed flags', () => {
       assert.deepEqual(addressBytes(back), addressBytes(a), `${a} -> ${back}`);
     }
     assert.equal(formatAddress(addressBytes('fd00:199:0:0:0:0:0:2')), 'fd00:199::2');
-    assert.equal(formatAddress(addressBytes('::ffff:10.0.0.1')), '::ffff:a00:1');
+    assert.equal(formatAddress(addressBytes('::ffff:10.0.0.1')), '::ffff:10.0.0.1');
   });
 });

@@ -131,6 +131,31 @@ describe('forward stage', () => {
     assert.equal(forward(s, buildUdpFrame({ dstPort: 9001 })).verdict, NEXT);
     assert.equal(s.forwarded, 0);
   });
+
+  it('keeps per-backend counts across table swaps: monotonic, a removed and re-added backend goes on, sum == forwarded', () => {
+    const macs: Record<string, string> = { '10.0.0.11': '02:00:00:00:00:11', '10.0.0.12': '02:00:00:00:00:12', '10.0.0.13': '02:00:00:00:00:13' };
+    const table = (rule: string) => {
+      const t = new ForwardTable([parseForward(rule)]);
+      for (const b of t.backends()) b.setMac(macs[b.addr]);
+      return t;
+    };
+    const s = new ForwardStage(table('9000=10.0.0.11:1,10.0.0.12:1'), macBytes(OUR_MAC));
+    const sum = () => Object.values(s.perBackend()).reduce((a, b) => a + b, 0);
+    const send = (n: number) => {
+      for (let i = 0; i < n; i++) forward(s, buildUdpFrame({ dstPort: 9000 }));
+      assert.equal(sum(), s.forwarded);
+    };
+    send(10);
+    s.setTable(table('9000=10.0.0.12:1,10.0.0.13:1')); // .11 removed, .13 added
+    assert.deepEqual(s.perBackend(), { '9000->10.0.0.11:1': 5, '9000->10.0.0.12:1': 5, '9000->10.0.0.13:1': 0 });
+    send(4);
+    s.setTable(table('9000=10.0.0.11:1,10.0.0.11:1')); // .11 back, twice (a weight): both slots add up
+    send(6);
+    assert.deepEqual(s.perBackend(), { '9000->10.0.0.11:1': 11, '9000->10.0.0.12:1': 7, '9000->10.0.0.13:1': 2 });
+    s.setTable(table('9000=10.0.0.13:1'));
+    assert.equal(sum(), 20);
+    assert.equal(s.forwarded, 20);
+  });
 });
 
 /**

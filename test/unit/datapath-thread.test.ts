@@ -1,0 +1,186 @@
+/**
+ * The pieces of a datapath thread that need no socket: the blocking receive loop (batches,
+ * control, busy poll, parking, quiet spells), the simulated kernel of the warm start (every frame
+ * delivered is received once, every frame sent comes back, none lost), the warm start itself
+ * (V8 compiles the hot path, the live objects are not touched), and the feed ring's doorbell.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { BlockingLoop, LoopHooks } from '../../src/pipeline/blocking-loop.js';
+import { Verdict, type FrameHandler, type Port } from '../../src/port/port.js';
+import { XdpPort } from '../../src/afxdp/xdp-port.js';
+import { SimKernel } from '../../src/afxdp/sim-kernel.js';
+import { Pipeline } from '../../src/pipeline/pipeline.js';
+import { RxClock } from '../../src/pipeline/rx-clock.js';
+import { FrameParser } from '../../src/frame/parse.js';
+import { initLatency, Latency } from '../../src/pipeline/latency.js';
+import { Warmer, syntheticFrames, isOptimized } from '../../src/run/warm.js';
+import { createFeedRing, Doorbell, FeedRingReader, FeedRingWriter } from '../../src/run/feed-ring.js';
+import type { WorkerConfig } from '../../src/run/protocol.js';
+
+/** A port that hands out a script of batch sizes, then nothing; waitSync returns at once. */
+function scriptedPort(script: number[]): Port & { waits: number } {
+  let i = 0;
+  return {
+    mode: 'native',
+    description: 'scripted',
+    waits: 0,
+    receive(max: number, h: FrameHandler): number {
+      const n = Math.min(max, i < script.length ? script[i++] : 0);
+      for (let k = 0; k < n; k++) h.frame(new Uint8Array(0), 0, 0);
+      return n;
+    },
+    wait() {},
+    waitSync() {
+      this.waits++;
+      return 0;
+    },
+    kernelStats: () => ({}),
+    setPorts() {},
+    close() {},
+  };
+}
+
+const counting = () => {
+  const h = { frames: 0, frame: () => (h.frames++, Verdict.Drop) };
+  return h;
+};
+
+describe('blocking receive loop', () => {
+  it('drains full batches back to back, then parks; control() ends it', () => {
+    const port = scriptedPort([64, 64, 64, 10]);
+    const h = counting();
+    const loop = new BlockingLoop(port, h, { batchSize: 64, busyPollUs: 0, controlEveryMs: 0 });
+    let calls = 0;
+    loop.run(new LoopHooks(() => ++calls < 5));
+    assert.equal(h.frames, 64 * 3 + 10);
+    assert.ok(port.waits >= 1, 'parked once the ring was empty');
+    assert.equal(loop.parks, port.waits);
+    assert.equal(loop.wakeups, 0, 'a poll() that timed out is not a wakeup');
+  });
+
+  it('busy-polls an empty ring for busyPollUs before it parks', () => {
+    const port = scriptedPort([]);
+    const loop = new BlockingLoop(port, counting(), { busyPollUs: 20_000, controlEveryMs: 1 });
+    const t0 = performance.now();
+    loop.run(new LoopHooks(() => port.waits === 0 && performance.now() - t0 < 1000));
+    const spun = performance.now() - t0;
+    assert.equal(port.waits, 1);
+    // Unless this CPU was wanted elsewhere (then it parks sooner, counted in `yielded`).
+    if (loop.yielded === 0) assert.ok(spun >= 19, `spun ${spun.toFixed(1)} ms before parking`);
+  });
+
+  it('calls idle() after a quiet spell, not while traffic flows', () => {
+    const quiet = scriptedPort([]);
+    let idles = 0;
+    let n = 0;
+    new BlockingLoop(quiet, counting(), { busyPollUs: 0, idleEveryMs: 0 }).run(new LoopHooks(() => ++n < 10, () => idles++));
+    assert.ok(idles >= 5, `idle() ${idles} times in 10 quiet parks`);
+    const busy = scriptedPort(Array(50).fill(64));
+    idles = 0;
+    n = 0;
+    new BlockingLoop(busy, counting(), { busyPollUs: 1000, idleEveryMs: 0, controlEveryMs: 0 }).run(new LoopHooks(() => ++n < 3, () => idles++));
+    assert.equal(idles, 0);
+  });
+});
+
+const cfg = (over: Partial<WorkerConfig> = {}): WorkerConfig =>
+  ({ kind: 'afxdp', queue: 0, ports: [9000, 9001], ringSize: 256, frameSize: 2048, batchSize: 64, busyPollUs: 50, latency: true, ...over }) as WorkerConfig;
+
+describe('simulated kernel', () => {
+  it('delivers frames that the port receives once each, and gives sent frames back', async () => {
+    await initLatency();
+    const port = new XdpPort({ ifindex: 0, ifname: 'sim', queue: 0, mode: 'native', bind: 'copy', frameSize: 2048, frameCount: 1024, ringSize: 256, simulated: true });
+    const kernel = new SimKernel(port);
+    const frames = syntheticFrames([9000]);
+    const seen: number[] = [];
+    let sent = 0;
+    const h: FrameHandler = {
+      frame(buf, off, len) {
+        seen.push(len);
+        // Send every third frame back out, as a forwarder would.
+        return seen.length % 3 === 0 ? Verdict.Transmit : Verdict.Drop;
+      },
+    };
+    let delivered = 0;
+    for (let round = 0; round < 500; round++) {
+      delivered += kernel.deliver(frames, delivered, 1 + (round % 70), Number(process.hrtime.bigint()));
+      port.receive(64, h);
+      sent += kernel.complete();
+    }
+    while (port.receive(64, h) > 0) sent += kernel.complete();
+    sent += kernel.complete();
+    assert.equal(seen.length, delivered);
+    assert.deepEqual(seen.slice(0, frames.length), frames.map((f) => f.length));
+    assert.equal(port.txPackets, sent);
+    assert.equal(port.txRingFull, 0);
+    const acct = port.frameAccount();
+    assert.equal(acct.free + acct.fill + acct.rx + acct.tx + acct.kernel, acct.total);
+    assert.equal(acct.rx, 0);
+    port.close();
+  });
+});
+
+describe('warm start', () => {
+  it('compiles the hot path on throwaway objects and leaves the live ones untouched', async () => {
+    await initLatency();
+    const live = new Pipeline([], { clock: new RxClock(true), latency: new Latency() });
+    const built: Pipeline[] = [];
+    const warmer = new Warmer({
+      cfg: cfg(),
+      build: () => {
+        const p = new Pipeline([], { clock: new RxClock(true), latency: new Latency() });
+        built.push(p);
+        return { handler: p };
+      },
+      hot: [
+        { name: 'Pipeline.frame', fn: Pipeline.prototype.frame },
+        { name: 'FrameParser.parse', fn: FrameParser.prototype.parse },
+        { name: 'XdpPort.receive', fn: XdpPort.prototype.receive },
+      ],
+    });
+    const r = warmer.run();
+    assert.equal(built.length, 1);
+    assert.ok(r.frames > 1000, JSON.stringify(r));
+    assert.equal(built[0].packets, r.frames, 'every synthetic frame went through the pipeline');
+    assert.ok(built[0].invalid.total() > 0, 'malformed frames too');
+    assert.ok(built[0].datagrams > 0);
+    assert.equal(r.optimized, true, `hot path compiled: ${JSON.stringify(r)}`);
+    assert.equal(isOptimized(Pipeline.prototype.frame), true);
+    assert.equal(live.packets, 0);
+    assert.equal(live.timeSource(), 'none', 'the live clock saw no frame');
+    // A re-warm reuses its objects.
+    warmer.run(200, 5000);
+    assert.equal(built.length, 1);
+  });
+});
+
+describe('feed ring doorbell', () => {
+  it('wakes a parked reader when a writer commits, and not before', async () => {
+    const ring = createFeedRing(1 << 16);
+    const w = new FeedRingWriter(ring);
+    const r = new FeedRingReader(ring);
+    const bell = new Doorbell(ring.doorbell);
+    const seen = bell.arm();
+    const p = bell.wait(seen, 5000);
+    assert.ok(p, 'nothing written: the reader waits');
+    let woke = false;
+    void p!.then(() => (woke = true));
+    await new Promise((res) => setTimeout(res, 20));
+    assert.equal(woke, false);
+    w.write(new Uint8Array(64), 0, 32, 1, 4, 32, 1, 2);
+    w.commit();
+    const t0 = performance.now();
+    await p;
+    assert.ok(performance.now() - t0 < 1000);
+    let n = 0;
+    r.drain({ record: () => void n++ });
+    assert.equal(n, 1);
+    // Not parked: a commit rings nothing (the count stays).
+    const before = bell.arm();
+    bell.disarm();
+    w.write(new Uint8Array(64), 0, 32, 1, 4, 32, 1, 2);
+    w.commit();
+    assert.equal(bell.arm(), before);
+  });
+});
