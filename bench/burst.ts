@@ -11,7 +11,8 @@
  * bench/lib/measure.ts's generate()), wait --settle ms, stop the receiver and read its summary:
  * frames received of sent, the kernel's XDP_STATISTICS (rx_ring_full: RX ring full, frame
  * dropped; rx_dropped) and rx_to_user latency (XDP program's receive stamp → the receiver's
- * batch, both on CLOCK_MONOTONIC; xsk's latency.rx_to_user, xsk_ref's the same fields).
+ * batch, both on CLOCK_MONOTONIC; xsk's latency.rx_to_user, xsk_ref's the same fields), every frame
+ * stamped (--latency-sample 1, --stamp-every 1).
  *
  * Then the sparse case: --sparse-rate datagrams a second for --sparse-seconds (bench/c/mold_send,
  * one 16-byte message a packet, through the gen namespace's UDP stack, pinned to CPU 0), after
@@ -133,7 +134,9 @@ async function startOnce(sb: Sandbox, who: Who): Promise<Receiver> {
   if (who === 'xsk') {
     // xsk's datapath runs in a thread of its own: --cpus 1 pins that thread to CPU 1, as the C
     // reference's one thread is (its main thread, the control plane, goes where there is room).
-    const x = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', 'native', '--stats-interval', '0', '--busy-poll', String(busyPoll), '--duration', '60', '--cpus', '1', ...xskExtra]);
+    const x = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', 'native', '--stats-interval', '0', '--busy-poll', String(busyPoll), '--duration', '60', '--cpus', '1',
+      // Every frame stamped, as in xsk_ref below: sparse traffic is 50 frames, a sample of 1 in 64 would be one.
+      '--latency-sample', '1', ...xskExtra]);
     try {
       await x.up();
     } catch (e) {
@@ -151,7 +154,7 @@ async function startOnce(sb: Sandbox, who: Who): Promise<Receiver> {
       },
     };
   }
-  const ref = new RefProcess(sb, { app: 'rxdrop', mode: 'native', port: PORT, busyPoll, duration: 60 });
+  const ref = new RefProcess(sb, { app: 'rxdrop', mode: 'native', port: PORT, busyPoll, duration: 60, stampEvery: 1 });
   try {
     await ref.up();
     pinMain(ref.pid, 1);

@@ -81,8 +81,10 @@ function runJson(sb: Sandbox, ns: string, cmd: string, args: string[], cpu?: num
 
 async function once(sb: Sandbox, kind: 'throughput' | 'latency') {
   // xsk's datapath thread (--cpus) and its main thread (the feed, gRPC) both on CPU 1, as the
-  // one thread that did both before; the sender and the subscriber on CPU 0.
-  const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000', '--mode', 'native', '--decode', '9000=moldudp64', '--grpc', GRPC, '--stats-interval', '0', '--cpus', xskCpus, ...(process.env.XSK_EXTRA ? process.env.XSK_EXTRA.split(' ') : [])]);
+  // one thread that did both before; the sender and the subscriber on CPU 0. Every message timed
+  // from the kernel's receive stamp (--latency-sample 1: by default only 1 frame in 64 has one).
+  const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000', '--mode', 'native', '--decode', '9000=moldudp64', '--grpc', GRPC, '--stats-interval', '0', '--cpus', xskCpus,
+    '--latency-sample', '1', ...(process.env.XSK_EXTRA ? process.env.XSK_EXTRA.split(' ') : [])]);
   await xsk.up();
   pinMain(xsk.child.pid!, 1);
   const perPacket = kind === 'throughput' ? 50 : 10;

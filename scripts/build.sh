@@ -6,7 +6,7 @@ mkdir -p dist/bpf build
 npx tsc -p tsconfig.json
 chmod +x dist/xsk.js
 # -I for asm/types.h, which Debian keeps under the multiarch include directory.
-for prog in xsk_redirect xsk_gen xsk_sink; do
+for prog in xsk_redirect xsk_minimal xsk_gen xsk_sink; do
   clang -O2 -g -Wall -Werror -target bpf -I"/usr/include/$(gcc -dumpmachine)" \
     -c "bpf/$prog.c" -o "dist/bpf/$prog.o"
 done

@@ -24,7 +24,15 @@ export interface RefOptions {
   fwdMac?: string;
   /** µs to keep polling an empty RX ring before sleeping in poll() (xsk_ref's default: 200, as xsk). */
   busyPoll?: number;
+  /** Another compiled XDP program (dist/bpf/xsk_minimal.o for the minimal receiver). */
+  obj?: string;
+  /** Stamp 1 redirected frame in N (xsk's --latency-sample; 0: none); default: the object's, xsk's default. */
+  stampEvery?: number;
+  /** Read one byte of each frame instead of parsing it, and look for no stamp (the minimal receiver). */
+  touch?: boolean;
 }
+
+export const MINIMAL_OBJ = fileURLToPath(new URL('../../dist/bpf/xsk_minimal.o', import.meta.url));
 
 export class RefProcess {
   readonly child: ChildProcess;
@@ -38,6 +46,9 @@ export class RefProcess {
     if (o.fwdDst) args.push('--fwd-dst', o.fwdDst);
     if (o.fwdMac) args.push('--fwd-mac', o.fwdMac);
     if (o.busyPoll !== undefined) args.push('--busy-poll', String(o.busyPoll));
+    if (o.obj) args.push('--obj', o.obj);
+    if (o.stampEvery !== undefined) args.push('--stamp-every', String(o.stampEvery));
+    if (o.touch) args.push('--touch');
     // `ip netns exec` execs in place: the child's pid is xsk_ref's.
     this.child = sb.spawn(ns, XSK_REF, args);
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
@@ -103,6 +114,7 @@ export async function measureRef(sb: Sandbox, count: number, o: RefOptions): Pro
   r.extra = {
     kernel_drops: (s.xdp_stats.rx_ring_full ?? 0) + (s.xdp_stats.rx_dropped ?? 0),
     tx_ring_full: s.tx_drops.ring_full,
+    xdp_program: s.xdp_program,
     cpu_s_total: s.cpu_s,
     sys_share: s.cpu_s > 0 ? Number((s.sys_s / s.cpu_s).toFixed(2)) : 0,
   };
@@ -116,6 +128,8 @@ export async function measureRef(sb: Sandbox, count: number, o: RefOptions): Pro
  */
 export const C_CASES: Record<string, (sb: Sandbox, count: number) => Promise<CaseResult>> = {
   'C rxdrop native': (sb, n) => measureRef(sb, n, { app: 'rxdrop', mode: 'native' }),
+  // The yardstick for the XDP program's features: port match and redirect, one byte read.
+  'C minimal native': (sb, n) => measureRef(sb, n, { app: 'rxdrop', mode: 'native', obj: MINIMAL_OBJ, touch: true }),
   'C rxdrop generic': (sb, n) => measureRef(sb, n, { app: 'rxdrop', mode: 'generic' }),
   'C l2fwd native': (sb, n) => measureRef(sb, n, { app: 'l2fwd', mode: 'native', fwdDst: `${sb.genAddr}:9001`, fwdMac: sb.genMac }),
 };

@@ -4,12 +4,18 @@
  *
  *   xsk_ref rxdrop|l2fwd --iface IF --queue N --port P --mode native|generic --duration S
  *           [--fwd-dst IP:PORT --fwd-mac MAC] [--busy-poll US] [--obj dist/bpf/xsk_redirect.o]
+ *           [--stamp-every N] [--touch]
  *
  * It runs the same kernel program as xsk: it loads dist/bpf/xsk_redirect.o itself with libbpf,
  * puts P in the `ports` map and its socket in the `xsks` XSKMAP at N, and attaches the program
  * with BPF_LINK_CREATE (closing the link fd, or the process dying, detaches it). From libxdp it
  * uses only the UMEM/socket/ring helpers: the socket is created with
  * XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD, so libxdp loads no program and needs no bpffs.
+ *
+ * --obj dist/bpf/xsk_minimal.o --touch is the minimal receiver (bench: `C minimal native`): a
+ * program that only matches the port and redirects, and one byte of each frame read, nothing
+ * parsed, no stamp looked for. --stamp-every N sets xsk_redirect.o's load-time sampling as xsk's
+ * --latency-sample does (0: no stamps; default: the object's, xsk's default).
  *
  * rxdrop: every frame is parsed as xsk's parser does (Ethernet, up to two VLAN tags, IPv4 with
  * its header checksum verified / IPv6, UDP lengths), counted, and its frame goes back to FILL.
@@ -75,17 +81,20 @@ static struct {
 	double duration;
 	unsigned busy_poll_us;
 	const char *obj;
+	int stamp_every; /* -1: the object's default */
+	int touch;
 	int have_fwd;
 	uint8_t fwd_addr[4]; /* network order */
 	uint16_t fwd_port;   /* host order */
 	uint8_t fwd_mac[6];
 	uint8_t src_mac[6];
-} opt = { .busy_poll_us = 200 };
+} opt = { .busy_poll_us = 200, .stamp_every = -1 };
 
 static void usage_exit(const char *why)
 {
 	fprintf(stderr, "xsk_ref: %s\nusage: xsk_ref rxdrop|l2fwd --iface IF --queue N --port P "
-			"--mode native|generic --duration S [--fwd-dst IP:PORT --fwd-mac MAC] [--busy-poll US] [--obj FILE]\n",
+			"--mode native|generic --duration S [--fwd-dst IP:PORT --fwd-mac MAC] [--busy-poll US] [--obj FILE] "
+			"[--stamp-every N] [--touch]\n",
 		why);
 	exit(2);
 }
@@ -133,6 +142,11 @@ static void parse_args(int argc, char **argv)
 	for (int i = 2; i < argc; i += 2) {
 		const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (!strcmp(f, "--touch")) {
+			opt.touch = 1;
+			i--;
+			continue;
+		}
 		if (!v) {
 			fprintf(stderr, "xsk_ref: %s: missing value\n", f);
 			exit(2);
@@ -155,6 +169,11 @@ static void parse_args(int argc, char **argv)
 			opt.busy_poll_us = parse_uint(f, v, 1000000);
 		else if (!strcmp(f, "--obj"))
 			opt.obj = v;
+		else if (!strcmp(f, "--stamp-every")) {
+			opt.stamp_every = parse_uint(f, v, 65536);
+			if (opt.stamp_every & (opt.stamp_every - 1))
+				usage_exit("--stamp-every must be 0 or a power of two");
+		}
 		else {
 			fprintf(stderr, "xsk_ref: unknown flag %s\n", f);
 			exit(2);
@@ -174,6 +193,8 @@ static void parse_args(int argc, char **argv)
 	opt.native = !strcmp(mode, "native");
 	if (!opt.duration)
 		usage_exit("--duration is required (1-3600 s)");
+	if (opt.touch && opt.app != RXDROP)
+		usage_exit("--touch is for rxdrop");
 	if (opt.app == L2FWD) {
 		char addr[64], *colon;
 
@@ -575,9 +596,18 @@ static unsigned rx_batch(void)
 	for (unsigned i = 0; i < n; i++) {
 		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&rx, idx + i);
 		uint8_t *pkt = xsk_umem__get_data(umem_area, d->addr);
-		uint64_t stamp = take_stamp(pkt, d->addr);
+		uint64_t stamp;
 		int why;
 
+		if (opt.touch) {
+			/* The minimal receiver: one byte of the frame read, the frame recycled. */
+			st.rx_packets++;
+			st.rx_bytes += d->len;
+			st.field_sum += pkt[0];
+			free_frames[nfree++] = d->addr;
+			continue;
+		}
+		stamp = take_stamp(pkt, d->addr);
 		if (stamp)
 			lat_record((int64_t)(batch_ns - stamp));
 		else
@@ -702,6 +732,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "xsk_ref: bpf_object__open_file(%s): %s (run npm run build)\n", opt.obj, strerror(errno));
 		return 1;
 	}
+	if (opt.stamp_every >= 0) {
+		/* xsk_redirect.c's xsk_config (.rodata): u32 stamp, u32 sample_mask; as src/xdp/program.ts. */
+		struct bpf_map *m;
+		__u32 cfg[2] = { opt.stamp_every > 0, opt.stamp_every > 0 ? opt.stamp_every - 1 : 0 };
+		size_t size = 0;
+
+		bpf_object__for_each_map(m, obj) {
+			const char *name = bpf_map__name(m);
+			size_t len = strlen(name);
+
+			if (len >= 7 && !strcmp(name + len - 7, ".rodata"))
+				break;
+		}
+		if (!m || !bpf_map__initial_value(m, &size) || size != sizeof(cfg) ||
+		    bpf_map__set_initial_value(m, cfg, sizeof(cfg))) {
+			fprintf(stderr, "xsk_ref: --stamp-every: %s has no 8-byte .rodata (xsk_config)\n", opt.obj);
+			goto out;
+		}
+	}
 	if ((err = bpf_object__load(obj))) {
 		die_err("bpf_object__load", err);
 		goto out;
@@ -709,9 +758,9 @@ int main(int argc, char **argv)
 	prog = bpf_object__find_program_by_name(obj, "xsk_redirect");
 	m_xsks = bpf_object__find_map_by_name(obj, "xsks");
 	m_ports = bpf_object__find_map_by_name(obj, "ports");
-	m_counters = bpf_object__find_map_by_name(obj, "counters");
-	if (!prog || !m_xsks || !m_ports || !m_counters) {
-		fprintf(stderr, "xsk_ref: %s lacks the program xsk_redirect or a map (xsks, ports, counters)\n", opt.obj);
+	m_counters = bpf_object__find_map_by_name(obj, "counters"); /* not in xsk_minimal.o */
+	if (!prog || !m_xsks || !m_ports) {
+		fprintf(stderr, "xsk_ref: %s lacks the program xsk_redirect or a map (xsks, ports)\n", opt.obj);
 		goto out;
 	}
 	{
@@ -842,7 +891,8 @@ int main(int argc, char **argv)
 		struct rusage ru;
 		int ncpus = libbpf_num_possible_cpus();
 		static const char *cnames[] = { "seen", "redirected", "passed", "meta_failed" };
-		unsigned ncounters = bpf_map__max_entries(m_counters);
+		unsigned ncounters = m_counters ? bpf_map__max_entries(m_counters) : 0;
+		__u64 csum[4] = { 0 };
 		int have_stats = getsockopt(xsk_fd, SOL_XDP, XDP_STATISTICS, &xs, &optlen) == 0;
 		double cpu_s;
 
@@ -871,15 +921,19 @@ int main(int argc, char **argv)
 				       (unsigned long long)xs.tx_ring_empty_descs);
 		}
 		printf("},\"xdp_program\":{");
-		for (unsigned k = 0; k < ncounters && k < 4 && ncpus > 0; k++) {
-			__u64 vals[ncpus], sum = 0;
+		for (unsigned k = 1; k < ncounters && k < 4 && ncpus > 0; k++) {
+			__u64 vals[ncpus];
 
 			if (bpf_map_lookup_elem(bpf_map__fd(m_counters), &k, vals))
 				continue;
 			for (int c = 0; c < ncpus; c++)
-				sum += vals[c];
-			printf("%s\"%s\":%llu", k ? "," : "", cnames[k], (unsigned long long)sum);
+				csum[k] += vals[c];
 		}
+		/* The program writes one counter per frame: seen is redirected + passed. */
+		csum[0] = csum[1] + csum[2];
+		if (m_counters)
+			for (unsigned k = 0; k < 4; k++)
+				printf("%s\"%s\":%llu", k ? "," : "", cnames[k], (unsigned long long)csum[k]);
 		printf("},\"latency\":{\"source\":\"kernel\",\"unstamped\":%llu", (unsigned long long)lat.unstamped);
 		if (lat.count)
 			printf(",\"rx_to_user\":{\"count\":%llu,\"p50_us\":%.2f,\"p90_us\":%.2f,\"p99_us\":%.2f,\"p99.9_us\":%.2f,"

@@ -30,7 +30,9 @@ export async function xsk(sb: Sandbox, count: number, args: string[], pick: (s: 
 
 export const CASES: Record<string, Case> = {
   'xsk rx native': (sb, n) => xsk(sb, n, ['--port', '9000', '--mode', 'native'], (s) => s.rx_packets),
+  'xsk rx native no-latency': (sb, n) => xsk(sb, n, ['--port', '9000', '--mode', 'native', '--no-latency'], (s) => s.rx_packets),
   'C rxdrop native': C_CASES['C rxdrop native'],
+  'C minimal native': C_CASES['C minimal native'],
   'xsk rx generic': (sb, n) => xsk(sb, n, ['--port', '9000', '--mode', 'generic'], (s) => s.rx_packets),
   'C rxdrop generic': C_CASES['C rxdrop generic'],
   'xsk forward native': (sb, n) =>

@@ -14,6 +14,7 @@ import { addNatsOptions, natsFlagsFrom } from '../nats/flags.js';
 
 export type { AttachChoice, BindChoice, XskOptions } from '../run/options.js';
 import type { XskOptions } from '../run/options.js';
+import { DEFAULT_LATENCY_SAMPLE } from '../xdp/meta.js';
 
 function integer(min: number, max: number) {
   return (v: string): number => {
@@ -115,7 +116,12 @@ function buildBaseCommand(): Command {
     .option('--config <file>', 'JSON file with ports, forward rules and neighbours; re-read on SIGHUP')
     .addOption(new Option('--tx-ring-size <n>', 'TX ring entries (default: --ring-size)').argParser(powerOfTwo(8, 16384)))
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464)', listenAddress)
-    .option('--no-latency', 'do not measure latency (saves ~40 ns a frame)')
+    .option('--no-latency', 'do not measure latency (the XDP program then stamps nothing)')
+    .addOption(
+      new Option('--latency-sample <n>', 'measure latency on 1 frame in N (per CPU; a power of two, 1 for every frame)')
+        .default(DEFAULT_LATENCY_SAMPLE)
+        .argParser(powerOfTwo(1, 65536)),
+    )
     .addOption(
       new Option('--queues <list>', "bind several RX queues, one worker thread each: 'all' or a list like 0-3,6").argParser(parseQueueList).conflicts('queue'),
     )
@@ -212,6 +218,7 @@ export function parseOptions(argv: string[]): XskOptions {
     txRingSize: o.txRingSize,
     metrics: o.metrics,
     latency: o.latency,
+    latencySample: o.latencySample,
     queues: o.queues,
     cpus: o.cpus,
     warm: o.warm,

@@ -196,7 +196,9 @@ async function openLocked(options: OpenOptions, o: ReturnType<typeof check>, log
   let program: XdpProgram | undefined;
   if (options.xdp !== false) {
     try {
-      program = loadProgram(ports, options.xdp?.object, { names: options.xdp?.names, logger });
+      // xsk's own program without its receive stamp: the library reads no latency (an object of
+      // your own is loaded as it is).
+      program = loadProgram(ports, options.xdp?.object, { names: options.xdp?.names, logger, stampEvery: options.xdp?.object ? undefined : 0 });
     } catch (e) {
       return fallBack(e);
     }

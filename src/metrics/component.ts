@@ -17,6 +17,8 @@ export interface MetricsOptions {
   latency: () => Latency | undefined;
   /** Where receive times come from: 'kernel' (the XDP stamp), 'userspace' or 'none' yet. */
   timeSource: () => 'kernel' | 'userspace' | 'none';
+  /** The XDP program stamps 1 frame in this many (AF_XDP): the kernel-timed histograms hold that sample. */
+  latencySample?: number;
   /** Before each scrape: bring the counters up to date. */
   refresh?: () => Promise<void>;
   /** All components, this one included, whose metrics() join the registry. */
@@ -58,6 +60,7 @@ export class MetricsComponent implements Component {
     const lat = this.o.latency();
     if (!lat) return {};
     lat.source = this.o.timeSource();
-    return { latency: lat.toJSON() };
+    const sampled = lat.source === 'kernel' && this.o.latencySample ? { sampled: `1/${this.o.latencySample}` } : {};
+    return { latency: { source: lat.source, ...sampled, ...lat.toJSON() } };
   }
 }

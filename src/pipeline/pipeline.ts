@@ -1,8 +1,9 @@
 /**
  * The frame handler every port calls: parse in place, count what arrived, count malformed
  * frames by reason (and drop them), then hand valid datagrams to the stages in order. With a
- * clock and histograms it also measures kernel-RX → userspace for every stamped frame and
- * kernel-RX → TX for every frame sent (taken once the port has kicked TX, at endBatch).
+ * clock and histograms it also measures kernel-RX → userspace for every stamped frame (the XDP
+ * program stamps 1 in N: --latency-sample) and kernel-RX → TX for every stamped frame sent
+ * (taken once the port has kicked TX, at endBatch).
  */
 import { Verdict, type FrameHandler } from '../port/port.js';
 import { FrameParser } from '../frame/parse.js';
@@ -45,7 +46,12 @@ export class Pipeline implements FrameHandler {
     const stampedBefore = clock.stamped;
     const rxNs = clock.frameTime(buf, off);
     const lat = this.latency;
-    if (lat !== undefined && clock.stamped !== stampedBefore) Latency.record(lat.rx_to_user, clock.batchNs - rxNs);
+    // The XDP program stamps a sample of the frames: only those are timed from the kernel.
+    // Where no frame has had a stamp (no metadata on this driver; AF_PACKET) every frame is
+    // timed from the userspace receive time (rx_to_tx; rx_to_user would be ~0).
+    const stamped = clock.stamped !== stampedBefore;
+    if (lat !== undefined && stamped) Latency.record(lat.rx_to_user, clock.batchNs - rxNs);
+    const timed = stamped || clock.stamped === 0;
     const p = this.parser;
     const reason = p.parse(buf, off, len);
     if (reason >= 0) {
@@ -58,7 +64,7 @@ export class Pipeline implements FrameHandler {
     for (let i = 0; i < stages.length; i++) {
       const v = stages[i].datagram(buf, off, len, p, rxNs);
       if (v !== NEXT) {
-        if (v === Verdict.Transmit && lat !== undefined && this.txCount < this.txTimes.length) this.txTimes[this.txCount++] = rxNs;
+        if (v === Verdict.Transmit && timed && lat !== undefined && this.txCount < this.txTimes.length) this.txTimes[this.txCount++] = rxNs;
         return v;
       }
     }

@@ -30,6 +30,8 @@ export interface XskOptions {
   txRingSize?: number;
   metrics?: { host: string; port: number };
   latency: boolean;
+  /** The XDP program stamps 1 redirected frame in this many (per CPU) for the latency histograms. */
+  latencySample: number;
   /** With --queues: the list, or 'all' (resolved from the interface). */
   queues?: number[] | 'all';
   cpus?: number[];

@@ -130,7 +130,7 @@ export async function run(c: RunContext): Promise<void> {
 
   if (kind === 'afxdp') {
     try {
-      program = loadProgram(c.ports, undefined, { logger: log });
+      program = loadProgram(c.ports, undefined, { logger: log, stampEvery: opts.latency ? opts.latencySample : 0 });
     } catch (e) {
       fallBack(e);
     }
@@ -275,6 +275,7 @@ export async function run(c: RunContext): Promise<void> {
     listen: opts.metrics,
     labels: { iface: opts.iface, queue: datapath.allQueues, mode },
     latency,
+    latencySample: kind === 'afxdp' ? opts.latencySample : undefined,
     timeSource,
     refresh: () => pool!.refresh(),
     components,

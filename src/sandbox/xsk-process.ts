@@ -79,9 +79,17 @@ export class XskProcess {
 }
 
 /** Run a sandbox tool (udp-send, udp-sink) in a namespace and wait for its JSON line. */
-export function runTool(sandbox: Sandbox, ns: string, tool: string, args: string[]): Promise<Record<string, any>> {
+/**
+ * Run a sandbox tool (dist/sandbox/TOOL.js) in a namespace; its last JSON line. `cpu` pins it
+ * (taskset): a sender on one CPU has every frame's XDP program run on that CPU, so per-CPU
+ * sampling (the latency stamp on 1 frame in N) is exact to predict.
+ */
+export function runTool(sandbox: Sandbox, ns: string, tool: string, args: string[], opts: { cpu?: number } = {}): Promise<Record<string, any>> {
   const script = `${DIST_SANDBOX}${tool}.js`;
-  const child = sandbox.spawn(ns, process.execPath, [script, ...args]);
+  const child =
+    opts.cpu === undefined
+      ? sandbox.spawn(ns, process.execPath, [script, ...args])
+      : sandbox.spawn(ns, 'taskset', ['-c', String(opts.cpu), process.execPath, script, ...args]);
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -94,6 +94,22 @@ export const bpf_object__find_map_fd_by_name = lazy<(obj: Obj, name: string) => 
   'int bpf_object__find_map_fd_by_name(void *obj, const char *name)',
 ));
 
+type BpfMap = bigint; // struct bpf_map *
+
+/** The object's maps in order (null: from the first); internal ones (.rodata, .bss) included. */
+export const bpf_object__next_map = lazy<(obj: Obj, map: BpfMap | null) => BpfMap | null>((l) =>
+  l.func('void *bpf_object__next_map(void *obj, void *map)'),
+);
+export const bpf_map__name = lazy<(map: BpfMap) => string>((l) => l.func('const char *bpf_map__name(void *map)'));
+/** A global-data map's contents as they will be loaded (psize: its size). */
+export const bpf_map__initial_value = lazy<(map: BpfMap, psize: number[]) => unknown>((l) =>
+  l.func('void *bpf_map__initial_value(void *map, _Out_ size_t *psize)'),
+);
+/** Replace them, before bpf_object__load (size must be the map's). */
+export const bpf_map__set_initial_value = lazy<(map: BpfMap, data: Buffer, size: number) => number>((l) =>
+  l.func('int bpf_map__set_initial_value(void *map, const void *data, size_t size)'),
+);
+
 /** key and value are Buffers holding the raw bytes. */
 export const bpf_map_update_elem = lazy<(fd: number, key: Buffer, value: Buffer, flags: number) => number>((l) => l.func(
   'int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)',

@@ -14,13 +14,26 @@ export class BpfObject {
     readonly path: string,
   ) {}
 
-  static load(path: string): BpfObject {
+  /**
+   * Open and load `path`. `rodata`, if given, replaces the object's read-only globals (its
+   * .rodata map, `const volatile` in C) before the load, so the verifier sees them as constants
+   * and drops the code they turn off; it must be exactly the section's size.
+   */
+  static load(path: string, rodata?: Buffer): BpfObject {
     if (!printSilenced && !process.env.XSK_LIBBPF_DEBUG) {
       bpf.libbpf_set_print(null);
       printSilenced = true;
     }
     const obj = bpf.bpf_object__open_file(path, null);
     if (!obj) throw new SysError('bpf_object__open_file', koffi.errno(), path);
+    if (rodata) {
+      try {
+        setRodata(obj, path, rodata);
+      } catch (e) {
+        bpf.bpf_object__close(obj);
+        throw e;
+      }
+    }
     const err = bpf.bpf_object__load(obj);
     if (err < 0) {
       bpf.bpf_object__close(obj);
@@ -49,6 +62,20 @@ export class BpfObject {
     if (this.obj) bpf.bpf_object__close(this.obj);
     this.obj = null;
   }
+}
+
+/** The .rodata map (libbpf names it "<object name prefix>.rodata"), its initial value replaced. */
+function setRodata(obj: bigint, path: string, data: Buffer): void {
+  for (let m = bpf.bpf_object__next_map(obj, null); m; m = bpf.bpf_object__next_map(obj, m)) {
+    if (!bpf.bpf_map__name(m).endsWith('.rodata')) continue;
+    const size = [0];
+    bpf.bpf_map__initial_value(m, size);
+    if (size[0] !== data.length) throw new Error(`${path}: .rodata is ${size[0]} bytes, expected ${data.length} (rebuild with npm run build)`);
+    const r = bpf.bpf_map__set_initial_value(m, data, data.length);
+    if (r < 0) throw new SysError('bpf_map__set_initial_value(.rodata)', -r, path);
+    return;
+  }
+  throw new Error(`${path} has no .rodata (no load-time settings); rebuild with npm run build`);
 }
 
 export interface TestRunInput {

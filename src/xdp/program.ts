@@ -37,6 +37,17 @@ export function objectPath(file = 'xsk_redirect.o'): string {
   return found;
 }
 
+/** bpf/xsk_redirect.c's `xsk_config` (.rodata): u32 stamp (0/1), u32 sample_mask (N - 1). */
+export function programConfig(stampEvery: number): Buffer {
+  if (!Number.isInteger(stampEvery) || stampEvery < 0 || stampEvery > 65536 || (stampEvery & (stampEvery - 1)) !== 0) {
+    throw new Error(`latency sample ${stampEvery}: expected 0 or a power of two up to 65536`);
+  }
+  const b = Buffer.alloc(8);
+  b.writeUInt32LE(stampEvery > 0 ? 1 : 0, 0);
+  b.writeUInt32LE(stampEvery > 0 ? stampEvery - 1 : 0, 4);
+  return b;
+}
+
 /**
  * What to find in the object, by name. The defaults are bpf/xsk_redirect.c's; an object of your
  * own needs at least a program and an XSKMAP. Without a ports map, setPorts() throws (your
@@ -47,7 +58,10 @@ export interface ProgramNames {
   xsks?: string;
   /** An array map of 65,536 u8 entries keyed by u32 port (1 = steer); null: none. */
   ports?: string | null;
-  /** A per-CPU array of u64 counters (seen, redirected, passed, meta_failed); null: none. */
+  /**
+   * A per-CPU array of u64 counters (seen, redirected, passed, meta_failed); null: none. A seen
+   * left at 0 reads as redirected + passed (xsk_redirect.c writes one counter a frame).
+   */
   counters?: string | null;
 }
 
@@ -55,6 +69,14 @@ export interface LoadOptions {
   names?: ProgramNames;
   /** Where warnings go (--force replacing a program); silent by default. */
   logger?: Logger;
+  /**
+   * xsk_redirect.c's receive stamp: on 1 redirected frame in N (per CPU: those whose CPU's
+   * `redirected` count before them is a multiple of N; a power of two), 0 for none
+   * (--no-latency). Written into the object's read-only globals (.rodata) before the load, so
+   * the verifier removes what is off. Unset: the object's own (xsk_redirect.o's: 1 in 64,
+   * DEFAULT_LATENCY_SAMPLE); an object of your own needs xsk_config's 8-byte layout to take it.
+   */
+  stampEvery?: number;
 }
 
 export class XdpProgram {
@@ -74,7 +96,7 @@ export class XdpProgram {
   ) {}
 
   static load(objPath = objectPath(), o: LoadOptions = {}): XdpProgram {
-    const obj = BpfObject.load(objPath);
+    const obj = BpfObject.load(objPath, o.stampEvery === undefined ? undefined : programConfig(o.stampEvery));
     const n = o.names ?? {};
     try {
       const ports = n.ports === null ? -1 : obj.mapFd(n.ports ?? 'ports');
@@ -206,6 +228,8 @@ export class XdpProgram {
       for (let c = 0; c < this.ncpus; c++) sum += Number(vals.readBigUInt64LE(8 * c));
       out[name] = sum;
     });
+    // xsk_redirect.c writes one counter a frame: seen is redirected + passed.
+    if (out.seen === 0) out.seen = out.redirected + out.passed;
     return out;
   }
 

@@ -1,12 +1,14 @@
 /**
  * /metrics and latency, end to end: counters on the endpoint equal the traffic sent, promtool
- * accepts the output, and every frame gives one latency sample within the test's duration.
+ * accepts the output, and the XDP program's sample of frames (1 in 64 by default, counted per
+ * CPU: the sender is pinned to one) gives one latency sample each, within the test's duration.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { Sandbox } from '../../src/sandbox/netns.js';
 import { XskProcess, runTool, startSink } from '../../src/sandbox/xsk-process.js';
+import { DEFAULT_LATENCY_SAMPLE, stampedOf } from '../../src/xdp/meta.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -38,8 +40,12 @@ for (const mode of ['native', 'generic'] as const) {
       const started = Date.now();
       const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000', '--forward', `9100=${b.addr}:9101`, '--mode', mode, '--metrics', '127.0.0.1:9464']);
       await xsk.up();
-      await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', '9000', '--count', '1500']);
-      await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', '9100', '--count', '300']);
+      await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', '9000', '--count', '1500'], { cpu: 0 });
+      await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', '9100', '--count', '300'], { cpu: 0 });
+      // Stamped: frames 0, 64, 128, ... of the 1,800 (29); of the last 300 (forwarded), 5.
+      const userSamples = stampedOf(1800, DEFAULT_LATENCY_SAMPLE);
+      const txSamples = userSamples - stampedOf(1500, DEFAULT_LATENCY_SAMPLE);
+      assert.deepEqual([userSamples, txSamples], [29, 5]);
       await sleep(300);
       const body = scrape(sb, 'http://127.0.0.1:9464/metrics');
       const base = { iface: sb.dutIf, queue: '0', mode };
@@ -51,8 +57,8 @@ for (const mode of ['native', 'generic'] as const) {
       assert.equal(sample(body, 'xsk_xdp_program_frames_total', { counter: 'redirected' }), 1800);
       assert.equal(sample(body, 'xsk_kernel_statistics_total', { counter: 'rx_ring_full' }), 0);
       assert.ok(sample(body, 'xsk_ring_entries', { ring: 'fill' }) > 0);
-      assert.equal(sample(body, 'xsk_latency_samples_total', { kind: 'rx_to_user' }), 1800);
-      assert.equal(sample(body, 'xsk_latency_samples_total', { kind: 'rx_to_tx' }), 300);
+      assert.equal(sample(body, 'xsk_latency_samples_total', { kind: 'rx_to_user' }), userSamples);
+      assert.equal(sample(body, 'xsk_latency_samples_total', { kind: 'rx_to_tx' }), txSamples);
       assert.ok(sample(body, 'xsk_latency_seconds', { kind: 'rx_to_user', percentile: 'p99' }) > 0);
       assert.ok(sample(body, 'process_cpu_seconds_total') > 0, 'default process metrics');
       const check = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
@@ -64,7 +70,8 @@ for (const mode of ['native', 'generic'] as const) {
       assert.equal((await sink.stop()).received, 300);
       const s = xsk.summary();
       assert.equal(s.latency.source, 'kernel');
-      for (const [kind, count] of [['rx_to_user', 1800], ['rx_to_tx', 300]] as const) {
+      assert.equal(s.latency.sampled, '1/64');
+      for (const [kind, count] of [['rx_to_user', userSamples], ['rx_to_tx', txSamples]] as const) {
         const l = s.latency[kind];
         assert.equal(l.count, count, `${kind} samples: ${JSON.stringify(l)}`);
         for (const q of ['p50_us', 'p90_us', 'p99_us', 'p99.9_us', 'max_us']) {

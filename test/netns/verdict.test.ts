@@ -13,6 +13,9 @@ import { ifindexOf } from '../../src/sys/interfaces.js';
 import { XDP_PASS, XDP_REDIRECT } from '../../src/sys/libbpf.js';
 import { buildUdpFrame, TPID_8021Q, TPID_8021AD } from '../helpers/frames.js';
 import { enterNetns } from '../helpers/setns.js';
+import { pinThread } from '../../src/run/affinity.js';
+import { META_MAGIC, META_SIZE } from '../../src/xdp/meta.js';
+import { cpus } from 'node:os';
 
 const PORT = 9000;
 
@@ -152,6 +155,57 @@ describe('xsk_redirect verdicts (BPF_PROG_TEST_RUN)', () => {
       prog.setSocket(0, port.socket.fd);
     }
     assert.equal(verdict(buildUdpFrame({ dstPort: PORT })), XDP_REDIRECT);
+  });
+
+  /** Which of `n` redirected frames came out stamped (test runs on one CPU: per-CPU counts). */
+  function stampedFrames(p: XdpProgram, n: number): number[] {
+    p.setPorts([PORT]);
+    p.setSocket(0, port.socket.fd);
+    const frame = buildUdpFrame({ dstPort: PORT });
+    const stamped: number[] = [];
+    pinThread([0]);
+    try {
+      for (let i = 0; i < n; i++) {
+        const r = p.testRun(frame);
+        assert.equal(r.verdict, XDP_REDIRECT);
+        // The output starts at the metadata: 16 bytes more, with the magic word, when stamped.
+        if (r.out.length === frame.length + META_SIZE) {
+          assert.equal(r.out.readUInt32LE(8), META_MAGIC);
+          assert.ok(r.out.readBigUInt64LE(0) > 0n, 'a receive time');
+          stamped.push(i);
+        } else assert.equal(r.out.length, frame.length);
+      }
+    } finally {
+      pinThread(cpus().map((_, i) => i));
+    }
+    return stamped;
+  }
+
+  it('stamps 1 redirected frame in N (the load-time sample), the first one included', () => {
+    const p4 = XdpProgram.load(undefined, { stampEvery: 4 });
+    try {
+      assert.deepEqual(stampedFrames(p4, 10), [0, 4, 8]);
+      assert.equal(p4.counters().redirected, 10);
+    } finally {
+      p4.close();
+    }
+    const p1 = XdpProgram.load(undefined, { stampEvery: 1 });
+    try {
+      assert.deepEqual(stampedFrames(p1, 3), [0, 1, 2]);
+    } finally {
+      p1.close();
+    }
+  });
+
+  it('stamps nothing when loaded without latency (--no-latency)', () => {
+    const p0 = XdpProgram.load(undefined, { stampEvery: 0 });
+    try {
+      assert.deepEqual(stampedFrames(p0, 5), []);
+      assert.deepEqual(p0.counters(), { seen: 5, redirected: 5, passed: 0, meta_failed: 0 });
+    } finally {
+      p0.close();
+    }
+    assert.throws(() => XdpProgram.load(undefined, { stampEvery: 3 }), /power of two/);
   });
 
   it('counts seen, redirected and passed per CPU', () => {
