@@ -118,9 +118,10 @@ function buildBaseCommand(): Command {
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464)', listenAddress)
     .option('--no-latency', 'do not measure latency (the XDP program then stamps nothing)')
     .addOption(
-      new Option('--latency-sample <n>', 'measure latency on 1 frame in N (per CPU; a power of two, 1 for every frame)')
-        .default(DEFAULT_LATENCY_SAMPLE)
-        .argParser(powerOfTwo(1, 65536)),
+      new Option(
+        '--latency-sample <n>',
+        `stamp and measure 1 frame in N (per CPU; a power of two, 1 for every frame); default ${DEFAULT_LATENCY_SAMPLE}, or 1 with --grpc/--nats so that every feed message carries the kernel's receive time`,
+      ).argParser(powerOfTwo(1, 65536)),
     )
     .addOption(
       new Option('--queues <list>', "bind several RX queues, one worker thread each: 'all' or a list like 0-3,6").argParser(parseQueueList).conflicts('queue'),
@@ -218,7 +219,8 @@ export function parseOptions(argv: string[]): XskOptions {
     txRingSize: o.txRingSize,
     metrics: o.metrics,
     latency: o.latency,
-    latencySample: o.latencySample,
+    // The feed publishes each message's receive time: with a feed, every frame is stamped.
+    latencySample: o.latencySample ?? (feed ? 1 : DEFAULT_LATENCY_SAMPLE),
     queues: o.queues,
     cpus: o.cpus,
     warm: o.warm,
