@@ -24,6 +24,7 @@ import { ForwardStage } from '../forward/stage.js';
 import { macBytes } from '../forward/table.js';
 import { FrameParser } from '../frame/parse.js';
 import { pinThread } from './affinity.js';
+import { SysError } from '../sys/errors.js';
 import { tableFrom } from './forward-table.js';
 import { FeedTapStage } from './feed-tap.js';
 import { createFeedRing, FeedRingReader, type FeedRingBuffers } from './feed-ring.js';
@@ -79,19 +80,33 @@ function openPort(): XdpPort | RawPort {
       txRingSize: cfg.txRingSize,
     });
   }
-  return new XdpPort({
-    ifindex: cfg.ifindex,
-    ifname: cfg.ifname,
-    queue: cfg.queue,
-    mode: 'native',
-    bind: cfg.bind,
-    frameSize: cfg.frameSize,
-    frameCount: cfg.frames,
-    ringSize: cfg.ringSize,
-    txRingSize: cfg.txRingSize,
-    hugepages: cfg.hugepages,
-  });
+  // A queue whose previous socket closed a moment ago (a restart, another AF_XDP program) is
+  // still busy until the kernel's workqueue frees it: retry the bind for up to 2 s on EBUSY.
+  // (Another xsk holding it is refused earlier, by the interface lock.)
+  const deadline = performance.now() + BUSY_RETRY_MS;
+  for (;;) {
+    try {
+      return new XdpPort({
+        ifindex: cfg.ifindex,
+        ifname: cfg.ifname,
+        queue: cfg.queue,
+        mode: 'native',
+        bind: cfg.bind,
+        frameSize: cfg.frameSize,
+        frameCount: cfg.frames,
+        ringSize: cfg.ringSize,
+        txRingSize: cfg.txRingSize,
+        hugepages: cfg.hugepages,
+      });
+    } catch (e) {
+      if (!(e instanceof SysError && e.errno === EBUSY) || performance.now() >= deadline) throw e;
+      Atomics.wait(sleeper, 0, 0, 20);
+    }
+  }
 }
+const EBUSY = 16;
+const BUSY_RETRY_MS = 2000;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 const port = openPort();
 port.setWakeFd(cfg.wakeFd);
