@@ -23,7 +23,7 @@ import { RuntimeWatch } from '../metrics/runtime.js';
 import { ForwardStage } from '../forward/stage.js';
 import { macBytes } from '../forward/table.js';
 import { FrameParser } from '../frame/parse.js';
-import { pinThread } from './affinity.js';
+import { pinThread, threadId } from './affinity.js';
 import { SysError } from '../sys/errors.js';
 import { tableFrom } from './forward-table.js';
 import { FeedTapStage } from './feed-tap.js';
@@ -108,11 +108,6 @@ const EBUSY = 16;
 const BUSY_RETRY_MS = 2000;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
-const port = openPort();
-port.setWakeFd(cfg.wakeFd);
-const live = build(cfg.forward?.rules, cfg.feedRing);
-const { pipeline } = live;
-
 // The warm pipeline: its forward table has every backend resolved (so the rewrite runs) and its
 // feed ring is a scratch one, drained and discarded.
 function warmTarget() {
@@ -132,6 +127,14 @@ const hot: HotFunction[] = [
 let rewarms = 0;
 const warmer = cfg.warm ? new Warmer({ cfg, build: warmTarget, hot }) : undefined;
 const warm = warmer?.run();
+
+// The live socket and pipeline only now, after the warm start: objects built before it could be
+// left with shapes V8 has since changed (a field it saw hold other kinds of values), and the
+// compiled code would be thrown away at their first batch.
+const port = openPort();
+port.setWakeFd(cfg.wakeFd);
+const live = build(cfg.forward?.rules, cfg.feedRing);
+const { pipeline } = live;
 
 let handler: FrameHandler = pipeline;
 if (cfg.failAfter !== undefined) {
@@ -274,5 +277,5 @@ function round(): void {
 
 // AF_XDP: the main thread names the attach mode (it attaches after this); say copy or zero-copy.
 const description = port instanceof XdpPort ? (port.socket.zeroCopy ? 'zero-copy' : 'copy') : port.description;
-post({ type: 'ready', queue: cfg.queue, fd: port instanceof XdpPort ? port.socket.fd : -1, description, warm });
+post({ type: 'ready', queue: cfg.queue, fd: port instanceof XdpPort ? port.socket.fd : -1, description, warm, tid: threadId() });
 round();

@@ -28,6 +28,8 @@ interface Member {
 
 export interface ReadySocket {
   queue: number;
+  /** The datapath thread's id. */
+  tid: number;
   fd: number;
   description: string;
   warm?: WarmReport;
@@ -69,7 +71,7 @@ export class QueuePool {
             m.ready = true;
             m.description = msg.description;
             m.warm = msg.warm;
-            resolve({ queue: msg.queue, fd: msg.fd, description: msg.description, warm: msg.warm });
+            resolve({ queue: msg.queue, tid: msg.tid, fd: msg.fd, description: msg.description, warm: msg.warm });
           } else if (msg.type === 'snapshot') {
             m.last = msg;
             if (msg.latency) m.latency = msg.latency;

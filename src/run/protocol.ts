@@ -109,7 +109,7 @@ export interface Snapshot {
 }
 
 export type FromWorker =
-  | { type: 'ready'; queue: number; fd: number; description: string; warm?: WarmReport }
+  | { type: 'ready'; queue: number; fd: number; description: string; warm?: WarmReport; tid: number }
   | Snapshot
   | { type: 'error'; queue: number; message: string };
 export type ToWorker =

@@ -30,6 +30,7 @@ import { initLatency, Latency } from '../pipeline/latency.js';
 import { MetricsComponent } from '../metrics/component.js';
 import { RuntimeWatch } from '../metrics/runtime.js';
 import { log } from '../log.js';
+import { keepOthersOff } from './affinity.js';
 import { longTimeout } from '../util/timer.js';
 import { checkPorts } from '../rawsock/filter.js';
 import { QueuePool, type ReadySocket } from './pool.js';
@@ -235,6 +236,11 @@ export async function run(c: RunContext): Promise<void> {
   }
 
   const queues = sockets.map((s) => s.queue);
+  // --cpus reserves its CPUs for the datapath threads: everything else in the process moves off.
+  if (opts.cpus) {
+    const others = keepOthersOff(opts.cpus, sockets.map((s) => s.tid));
+    if (others.length > 0) log.info(`datapath threads on CPU ${[...new Set(opts.cpus)].join(',')}; the control plane and V8's helper threads on CPU ${others.join(',')}`);
+  }
   if (c.queueList && kind === 'raw') log.warn(`raw mode (AF_PACKET) reads every queue of ${opts.iface} through one socket; --queues is not used`);
   const warm = sockets.find((s) => s.warm)?.warm;
   if (warm) {
