@@ -25,7 +25,8 @@ export class RxClock {
 
   /** CLOCK_MONOTONIC in ns, allocation-free (sub-microsecond resolution). */
   now(): number {
-    return performance.now() * 1e6 + this.offsetNs;
+    // Whole ns, as the kernel's stamps are (a fraction would show in feed headers and fields).
+    return Math.floor(performance.now() * 1e6 + this.offsetNs);
   }
 
   beginBatch(): void {
