@@ -7,7 +7,7 @@ import koffi from 'koffi';
 import * as libc from '../sys/libc.js';
 import * as x from '../sys/if-xdp.js';
 import { SysError } from '../sys/errors.js';
-import { clearWakeFd } from '../sys/wake-fd.js';
+import { PollSet } from '../sys/poll-set.js';
 import { ConsumerRing, ProducerRing, ADDR_WORDS, DESC_WORDS, type RingMemory } from './ring.js';
 import type { Umem } from './umem.js';
 
@@ -43,11 +43,8 @@ export class XskSocket {
   readonly zeroCopy: boolean;
   readonly needWakeup: boolean;
   private readonly maps: Mapping[] = [];
-  /** pollfd[0]: this socket; pollfd[1]: the wake fd, when there is one (setWakeFd). */
-  private readonly pollfd = Buffer.alloc(16);
-  private nfds = 1;
-  private wakeFd = -1;
-  private readonly scratch = Buffer.alloc(8);
+  /** What pollReadable()/waitReadable() wait on: this socket, and the wake fd if there is one. */
+  private readonly poll = new PollSet();
 
   /**
    * `simulated`: no socket at all, the four rings in ordinary memory laid out as the kernel lays
@@ -120,8 +117,7 @@ export class XskSocket {
         throw new SysError('bind(AF_XDP)', errno, hint);
       }
       this.zeroCopy = this.readZeroCopy();
-      this.pollfd.writeInt32LE(fd, 0);
-      this.pollfd.writeInt16LE(libc.POLLIN, 4);
+      this.poll.setSocket(fd);
     } catch (e) {
       this.close();
       throw e;
@@ -198,24 +194,17 @@ export class XskSocket {
   pollReadable(timeoutMs: number): number {
     // Simulated: no waiting; "readable" when the simulated kernel has put frames on RX.
     if (this.fd < 0) return this.rx.pending() > 0 ? 1 : 0;
-    this.pollfd.writeInt16LE(0, 6);
-    this.pollfd.writeInt16LE(0, 14);
-    if (libc.poll(this.pollfd, this.nfds, timeoutMs) <= 0) return 0;
-    if (this.nfds > 1 && this.pollfd.readInt16LE(14) !== 0) clearWakeFd(this.wakeFd, this.scratch);
-    return this.pollfd.readInt16LE(6) !== 0 ? 1 : 0;
+    return this.poll.wait(timeoutMs);
   }
 
   /** Also return from pollReadable() when `fd` (an eventfd) is rung. */
   setWakeFd(fd: number): void {
-    this.wakeFd = fd;
-    this.pollfd.writeInt32LE(fd, 8);
-    this.pollfd.writeInt16LE(libc.POLLIN, 12);
-    this.nfds = 2;
+    this.poll.setWakeFd(fd);
   }
 
   /** Wait for RX off the event loop (koffi runs poll() on a worker thread). */
   waitReadable(timeoutMs: number, cb: () => void): void {
-    libc.poll.async(this.pollfd, 1, timeoutMs, () => cb());
+    this.poll.waitAsync(timeoutMs, cb);
   }
 
   close(): void {

@@ -15,7 +15,7 @@ import koffi from 'koffi';
 import * as libc from '../sys/libc.js';
 import * as p from '../sys/if-packet.js';
 import { SysError } from '../sys/errors.js';
-import { clearWakeFd } from '../sys/wake-fd.js';
+import { PollSet } from '../sys/poll-set.js';
 import { encodeFilter, portFilter } from './filter.js';
 
 export interface RawSocketOptions {
@@ -57,11 +57,8 @@ export class RawSocket {
   private ptr = 0n;
   private closed = false;
   private len = 0;
-  /** pollfd[0]: this socket; pollfd[1]: the wake fd, when there is one (setWakeFd). */
-  private readonly pollfd = Buffer.alloc(16);
-  private nfds = 1;
-  private wakeFd = -1;
-  private readonly scratch = Buffer.alloc(8);
+  /** What pollReadable()/waitReadable() wait on: this socket, and the wake fd if there is one. */
+  private readonly poll = new PollSet();
   private readonly int = Buffer.alloc(4);
 
   constructor(readonly opts: RawSocketOptions) {
@@ -127,8 +124,7 @@ export class RawSocket {
       sa.writeInt32LE(opts.ifindex, koffi.offsetof(p.sockaddr_ll, 'sll_ifindex'));
       if (libc.bind(fd, sa, sa.length) < 0) throw new SysError(`bind(AF_PACKET, ${opts.ifname})`, koffi.errno());
 
-      this.pollfd.writeInt32LE(fd, 0);
-      this.pollfd.writeInt16LE(libc.POLLIN, 4);
+      this.poll.setSocket(fd);
     } catch (e) {
       this.close();
       throw e;
@@ -178,23 +174,16 @@ export class RawSocket {
   /** Wait for RX off the event loop (koffi runs poll() on a worker thread). */
   /** Block this thread in poll() until the current block is ready or `timeoutMs` passes. */
   pollReadable(timeoutMs: number): number {
-    this.pollfd.writeInt16LE(0, 6);
-    this.pollfd.writeInt16LE(0, 14);
-    if (libc.poll(this.pollfd, this.nfds, timeoutMs) <= 0) return 0;
-    if (this.nfds > 1 && this.pollfd.readInt16LE(14) !== 0) clearWakeFd(this.wakeFd, this.scratch);
-    return this.pollfd.readInt16LE(6) !== 0 ? 1 : 0;
+    return this.poll.wait(timeoutMs);
   }
 
   /** Also return from pollReadable() when `fd` (an eventfd) is rung. */
   setWakeFd(fd: number): void {
-    this.wakeFd = fd;
-    this.pollfd.writeInt32LE(fd, 8);
-    this.pollfd.writeInt16LE(libc.POLLIN, 12);
-    this.nfds = 2;
+    this.poll.setWakeFd(fd);
   }
 
   waitReadable(timeoutMs: number, cb: () => void): void {
-    libc.poll.async(this.pollfd, 1, timeoutMs, () => cb());
+    this.poll.waitAsync(timeoutMs, cb);
   }
 
   close(): void {
