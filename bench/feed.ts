@@ -16,10 +16,10 @@
  * Bounded: every process has a time limit; the whole run takes about runs × (2 × seconds + warmup + 8) s.
  */
 import { parseArgs } from 'node:util';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from '../src/sandbox/netns.js';
+import { pinMain, runJson } from './lib/run-json.js';
 import { XskProcess } from '../src/sandbox/xsk-process.js';
 
 const { values } = parseArgs({
@@ -44,40 +44,6 @@ const MOLD_SEND = fileURLToPath(new URL('../build/bench/mold_send', import.meta.
 const GRPC = '127.0.0.1:50599';
 const OUT = fileURLToPath(new URL('./results/', import.meta.url));
 
-/** Pin one thread (the main thread: its tid is the pid) to a CPU. */
-const pinMain = (pid: number, cpu: number) => execFileSync('taskset', ['-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
-
-/**
- * Run a command that ends with a JSON line on stdout. With `cpu`, its main thread is pinned
- * once it has said something on stderr (feed-client: "subscribed at"): by then node has made
- * its helper threads, and they keep their freedom; pinned at spawn, they would inherit the pin.
- */
-function runJson(sb: Sandbox, ns: string, cmd: string, args: string[], cpu?: number): { pid: number; result: Promise<Record<string, any>> } {
-  const child = sb.spawn(ns, cmd, args);
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    if (cpu !== undefined && err === '') {
-      try {
-        pinMain(child.pid!, cpu);
-      } catch {
-        // Already gone: its exit code and stderr tell why.
-      }
-    }
-    err += d;
-  });
-  const result = new Promise<Record<string, any>>((resolve, reject) =>
-    child.on('exit', (code) => {
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? ''));
-      } catch {
-        reject(new Error(`${cmd} ${args[0]} exited ${code} without JSON: ${err}`));
-      }
-    }),
-  );
-  return { pid: child.pid!, result };
-}
 
 async function once(sb: Sandbox, kind: 'throughput' | 'latency') {
   // xsk's datapath thread (--cpus) and its main thread (the feed, gRPC) both on CPU 1, as the

@@ -18,10 +18,11 @@
  * runs × 2 × (2 × seconds + warmup + 12) s.
  */
 import { parseArgs } from 'node:util';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from '../src/sandbox/netns.js';
+import { pinMain, runJson } from './lib/run-json.js';
+const runJsonResult = (...a: Parameters<typeof runJson>) => runJson(...a).result;
 import { XskProcess } from '../src/sandbox/xsk-process.js';
 import { NatsServer } from '../src/sandbox/nats-server.js';
 
@@ -45,33 +46,6 @@ const GRPC = '127.0.0.1:50598';
 const NATS_PORT = 4229;
 const OUT = fileURLToPath(new URL('./results/', import.meta.url));
 
-const pinMain = (pid: number, cpu: number) => execFileSync('taskset', ['-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
-
-function runJson(sb: Sandbox, ns: string, cmd: string, args: string[], cpu?: number): Promise<Record<string, any>> {
-  const child = sb.spawn(ns, cmd, args);
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    if (cpu !== undefined && err === '') {
-      try {
-        pinMain(child.pid!, cpu);
-      } catch {
-        // gone already
-      }
-    }
-    err += d;
-  });
-  return new Promise((resolve, reject) =>
-    child.on('exit', (code) => {
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? ''));
-      } catch {
-        reject(new Error(`${cmd} ${args[0]} exited ${code} without JSON: ${err}`));
-      }
-    }),
-  );
-}
 
 /** Per-second JetStream rates from xsk's stats lines ("nats 61.2 kmsg/s ..."). */
 function natsRates(stderr: string): number[] {
@@ -98,10 +72,10 @@ async function once(sb: Sandbox, stream: string, batch: boolean, kind: 'throughp
   const packets = Math.round((msgRate / perPacket) * secs);
   const clientArgs = [CLIENT, '--addr', GRPC, '--seconds', String(secs + 4), '--count', String(packets * perPacket), '--max-batch', '1024'];
   if (kind === 'latency') clientArgs.push('--stamps', '--warmup-ms', String(warmup * 1000));
-  const client = runJson(sb, sb.dut, process.execPath, clientArgs, 0);
+  const client = runJson(sb, sb.dut, process.execPath, clientArgs, 0).result;
   await new Promise((r) => setTimeout(r, 1000));
   const linesBefore = natsRates(xsk.stderr).length;
-  const sent = await runJson(sb, sb.gen, 'taskset', ['-c', '0', MOLD_SEND, '--to', sb.dutAddr, '--port', '9000', '--count', String(packets), '--messages', String(perPacket),
+  const sent = await runJsonResult(sb, sb.gen, 'taskset', ['-c', '0', MOLD_SEND, '--to', sb.dutAddr, '--port', '9000', '--count', String(packets), '--messages', String(perPacket),
     '--size', '16', '--rate', String(msgRate / perPacket), '--seconds', String(secs + 2), ...(kind === 'latency' ? ['--stamp'] : [])]);
   const during = natsRates(xsk.stderr).slice(linesBefore);
   const c = await client;
