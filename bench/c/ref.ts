@@ -97,15 +97,27 @@ export class RefProcess {
   }
 }
 
+/**
+ * Start xsk_ref and wait until it is up, starting it again while the queue is still busy with a
+ * socket that closed a moment ago (EBUSY: the kernel frees it on a workqueue), for up to 2 s.
+ */
+export async function startRef(sb: Sandbox, o: RefOptions, ns = sb.dut): Promise<RefProcess> {
+  for (let tries = 0; ; tries++) {
+    const ref = new RefProcess(sb, o, ns);
+    try {
+      await ref.up();
+      return ref;
+    } catch (e) {
+      ref.child.kill('SIGKILL');
+      if (tries >= 20 || !/Device or resource busy/.test(String(e))) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 /** One measured run of the C reference (bench/lib/measure.ts: generator on CPU 0, it on CPU 1). */
 export async function measureRef(sb: Sandbox, count: number, o: RefOptions): Promise<CaseResult> {
-  const ref = new RefProcess(sb, o);
-  try {
-    await ref.up();
-  } catch (e) {
-    ref.child.kill('SIGKILL');
-    throw e;
-  }
+  const ref = await startRef(sb, o);
   let s: Record<string, any> = {};
   const r = await measure(sb, ref.pid, o.port ?? 9000, count, async () => {
     s = await ref.stop();

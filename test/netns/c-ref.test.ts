@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox } from '../../src/sandbox/netns.js';
 import { runTool, startSink } from '../../src/sandbox/xsk-process.js';
-import { MINIMAL_OBJ, RefProcess } from '../../bench/c/ref.js';
+import { MINIMAL_OBJ, startRef } from '../../bench/c/ref.js';
 import { waitNoXdp } from '../helpers/xdp.js';
 
 const PORT = 9000;
@@ -32,8 +32,7 @@ describe('C reference (xsk_ref), native mode', () => {
 
   it('rxdrop counts exactly the datagrams sent to its port and detaches on exit', async () => {
     // --stamp-every 1: the receive stamp on every frame (xsk's --latency-sample 1).
-    const ref = new RefProcess(sb, { app: 'rxdrop', mode: 'native', port: PORT, duration: 30, stampEvery: 1 });
-    await ref.up();
+    const ref = await startRef(sb, { app: 'rxdrop', mode: 'native', port: PORT, duration: 30, stampEvery: 1 });
     assert.ok(sb.xdpOn(sb.dut, sb.dutIf), 'our XDP program is attached while xsk_ref runs');
     const sent = await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', String(PORT), '--count', '3000', '--size', '100']);
     // Another port: the program passes it to the kernel, xsk_ref never sees it.
@@ -61,18 +60,7 @@ describe('C reference (xsk_ref), native mode', () => {
   });
 
   it('the minimal receiver (xsk_minimal.o, one byte read) counts exactly the datagrams to its port', async () => {
-    // The queue may still be held by the last test's socket (the kernel frees it on a workqueue).
-    let ref: RefProcess;
-    for (let tries = 0; ; tries++) {
-      ref = new RefProcess(sb, { app: 'rxdrop', mode: 'native', port: PORT, duration: 30, obj: MINIMAL_OBJ, touch: true });
-      try {
-        await ref.up();
-        break;
-      } catch (e) {
-        if (tries >= 20 || !/Device or resource busy/.test(String(e))) throw e;
-        await sleep(100);
-      }
-    }
+    const ref = await startRef(sb, { app: 'rxdrop', mode: 'native', port: PORT, duration: 30, obj: MINIMAL_OBJ, touch: true });
     await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', String(PORT), '--count', '2000']);
     await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', String(PORT + 5), '--count', '100']);
     await sleep(300);
@@ -85,8 +73,7 @@ describe('C reference (xsk_ref), native mode', () => {
   });
 
   it('stops by itself at --duration and leaves no program', async () => {
-    const ref = new RefProcess(sb, { app: 'rxdrop', mode: 'native', port: PORT, duration: 1 });
-    await ref.up();
+    const ref = await startRef(sb, { app: 'rxdrop', mode: 'native', port: PORT, duration: 1 });
     const t = Date.now();
     assert.equal(await ref.exit(), 0, ref.stderr);
     assert.ok(Date.now() - t < 3000);
@@ -95,8 +82,7 @@ describe('C reference (xsk_ref), native mode', () => {
   });
 
   it('leaves no program behind when killed (the bpf_link dies with it)', async () => {
-    const ref = new RefProcess(sb, { app: 'rxdrop', mode: 'native', port: PORT, duration: 30 });
-    await ref.up();
+    const ref = await startRef(sb, { app: 'rxdrop', mode: 'native', port: PORT, duration: 30 });
     assert.ok(sb.xdpOn(sb.dut, sb.dutIf));
     ref.child.kill('SIGKILL');
     assert.equal(await ref.exit(), null);
@@ -108,8 +94,7 @@ describe('C reference (xsk_ref), native mode', () => {
     const [link] = JSON.parse(sb.exec(b.ns, 'ip', ['-j', 'link', 'show', b.dev])) as { address: string }[];
     const sink = startSink(sb, b.ns, 9001);
     await sink.ready;
-    const ref = new RefProcess(sb, { app: 'l2fwd', mode: 'native', port: PORT, duration: 30, fwdDst: `${b.addr}:9001`, fwdMac: link.address });
-    await ref.up();
+    const ref = await startRef(sb, { app: 'l2fwd', mode: 'native', port: PORT, duration: 30, fwdDst: `${b.addr}:9001`, fwdMac: link.address });
     const sent = await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', String(PORT), '--count', '2000', '--size', '300', '--burst', '16', '--gap-ms', '2']);
     assert.equal(sent.sent, 2000);
     await sleep(500);
