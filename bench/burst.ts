@@ -109,6 +109,11 @@ interface Run {
    * from just before the traffic until the receiver was stopped: time it lost to others.
    */
   wait_ms: number;
+  /**
+   * xsk only: its warm start and its datapath loop's and heap's counters (parks, wakeups,
+   * polite yields, re-warms, GCs), to tell a slow start's cause from the summary.
+   */
+  xsk?: { warm?: unknown; loop?: unknown; runtime?: unknown };
 }
 
 /** `tid`: the thread that receives (xsk's datapath thread; the C reference's only one). */
@@ -198,6 +203,7 @@ function result(who: Who, sent: number, s: Record<string, any>, load: number, wa
     latency: l ? { count: l.count, p50_us: l.p50_us, p90_us: l.p90_us, p99_us: l.p99_us, max_us: l.max_us, first_us: l.first_us } : null,
     load1: load,
     wait_ms: Math.round(waitNs / 1e4) / 100,
+    ...(who === 'xsk' ? { xsk: { warm: s.warm, loop: s.datapath?.loop, runtime: s.datapath?.runtime } } : {}),
   };
 }
 
