@@ -62,7 +62,11 @@ export class Forwarder implements Component {
 
   /** Every port to steer to userspace: --port, the config's ports, every frontend port. */
   ports(): number[] {
-    return [...new Set([...this.o.basePorts, ...allPorts(this.cfg)])].sort((a, b) => a - b);
+    return this.portsOf(this.cfg);
+  }
+
+  private portsOf(cfg: ForwardConfig): number[] {
+    return [...new Set([...this.o.basePorts, ...allPorts(cfg)])].sort((a, b) => a - b);
   }
 
   private started = false;
@@ -167,7 +171,7 @@ export class Forwarder implements Component {
     }
     // A port set the datapath can't take (raw mode's filter size) is refused before anything
     // changes: the running rules stay.
-    const nextPorts = [...new Set([...this.o.basePorts, ...allPorts(cfg)])].sort((a, b) => a - b);
+    const nextPorts = this.portsOf(cfg);
     const problem = port.checkPorts?.(nextPorts);
     if (problem) {
       log.error(`reload: ${problem}; keeping the running rules`);

@@ -449,20 +449,12 @@ export class NatsPublisher {
     this.failuresInARow = 0;
     const duplicate = text.includes('"duplicate"');
     if (duplicate) this.duplicates++;
-    const type = this.eType[slot];
-    if (type === ENTRY_EVENT) {
-      const e = this.eEvent[slot]!;
-      if (e.loss) this.lossEvents++;
-      else if (e.type === 'gap') this.gapEvents++;
-      else if (e.type === 'end_of_session') this.endOfSessionEvents++;
-    } else if (type !== 0) {
+    const type = this.countStored(slot);
+    if (type !== ENTRY_EVENT && type !== 0) {
       const h = this.h;
-      const first = this.eFirst[slot];
-      const last = this.eLast[slot];
-      this.published += last - first + 1;
       const now = this.o.nowNs();
       const hist = this.rxToAck;
-      for (let q = Math.max(first, h.oldest); q <= last; q++) Latency.record(hist, now - h.rxNs[h.slot(q)]);
+      for (let q = Math.max(this.eFirst[slot], h.oldest); q <= this.eLast[slot]; q++) Latency.record(hist, now - h.rxNs[h.slot(q)]);
     }
     if (!duplicate && this.eChained[slot] === 1) {
       // The chain: JetStream stored it right after the one before, so everything before is stored.
@@ -477,6 +469,11 @@ export class NatsPublisher {
     if (this.eAcked[slot] === 1) return;
     this.eAcked[slot] = 1;
     this.acked++;
+    this.countStored(slot);
+  }
+
+  /** Count what the stored entry at `slot` was (an event by kind, or feed messages); its type. */
+  private countStored(slot: number): number {
     const type = this.eType[slot];
     if (type === ENTRY_EVENT) {
       const e = this.eEvent[slot]!;
@@ -486,6 +483,7 @@ export class NatsPublisher {
     } else if (type !== 0) {
       this.published += this.eLast[slot] - this.eFirst[slot] + 1;
     }
+    return type;
   }
 
   private popAcked(): void {

@@ -225,14 +225,7 @@ export class RawPort implements Port {
         const len = build(this.u8, h + p.TX_DATA_OFFSET, i);
         if (len > this.txMaxLen) throw new RangeError(`transmit: frame ${i} is ${len} bytes, more than a TX frame holds (${this.txMaxLen})`);
         if (!(len > 0)) continue;
-        u32[(h + p.FRAME3.nextOffset) >>> 2] = 0;
-        u32[(h + p.FRAME3.len) >>> 2] = len;
-        u32[(h + p.FRAME3.snaplen) >>> 2] = len;
-        Atomics.store(u32, si, p.TP_STATUS_SEND_REQUEST);
-        this.txHead = this.txHead + 1 === this.txFrames ? 0 : this.txHead + 1;
-        this.txUnflushed++;
-        this.txPackets++;
-        this.txBytes += len;
+        this.postTx(h, si, len);
         sent++;
       }
     } finally {
@@ -265,6 +258,15 @@ export class RawPort implements Port {
       return;
     }
     this.u8.copyWithin(h + p.TX_DATA_OFFSET, off, off + len);
+    this.postTx(h, si, len);
+  }
+
+  /**
+   * The TX frame at `h` (its status word at `si`) holds `len` bytes of data: give it to the kernel
+   * (SEND_REQUEST, sent at the next flush) and move on to the next TX frame.
+   */
+  private postTx(h: number, si: number, len: number): void {
+    const u32 = this.u32;
     u32[(h + p.FRAME3.nextOffset) >>> 2] = 0;
     u32[(h + p.FRAME3.len) >>> 2] = len;
     u32[(h + p.FRAME3.snaplen) >>> 2] = len;
