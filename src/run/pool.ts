@@ -141,10 +141,6 @@ export class QueuePool {
     return this.members.map((m) => m.latency).filter((l): l is Record<string, string> => l !== undefined);
   }
 
-  get size(): number {
-    return this.members.length;
-  }
-
   /** Stop every datapath: each drains TX, sends its final snapshot and exits (bounded wait). */
   async stop(ms = 5000): Promise<void> {
     this.stopping = true;
