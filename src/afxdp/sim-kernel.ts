@@ -9,6 +9,7 @@
 import type { XdpPort } from './xdp-port.js';
 import { META_MAGIC, META_SIZE } from '../xdp/meta.js';
 import { XDP_RING_NEED_WAKEUP } from '../sys/if-xdp.js';
+import { clearWakeFd, createWakeFd, ringWakeFd } from '../sys/wake-fd.js';
 
 /** Where copy-mode AF_XDP puts received data inside a frame (XDP_PACKET_HEADROOM). */
 const HEADROOM = 256;
@@ -18,9 +19,20 @@ export class SimKernel {
    * releases FILL lazily): userspace then sometimes finds FILL full and pools frames. */
   private fillCons: number;
   private deliveries = 0;
+  /** Whether the socket's "readable" eventfd is rung (it is while RX has frames). */
+  private readable = false;
+  /** An eventfd polled next to the socket, as the live datapath's wake fd, rung now and then. */
+  readonly wakeFd = createWakeFd();
+  private readonly scratch = Buffer.alloc(8);
 
+  /**
+   * The socket's pollReadable() then waits in a real poll(): on the simulated socket's
+   * "readable" eventfd, which this rings while RX has frames, and on `wakeFd`, which this rings
+   * every 16th delivery, so that the live datapath's ways out of poll() are all warmed.
+   */
   constructor(private readonly port: XdpPort) {
     if (port.socket.fd >= 0) throw new Error('SimKernel drives simulated ports only');
+    port.setWakeFd(this.wakeFd);
     // As a copy-mode socket's: the kernel asks to be woken for FILL and TX.
     const { fill, tx } = port.socket;
     Atomics.store(fill.flags, 0, XDP_RING_NEED_WAKEUP);
@@ -68,12 +80,21 @@ export class SimKernel {
     this.fillCons = fillCons;
     if ((++this.deliveries & 1) === 0) Atomics.store(fill.consumer, 0, fillCons);
     Atomics.store(rx.producer, 0, rxProd);
+    if (count > 0 && !this.readable) {
+      ringWakeFd(this.port.socket.simReadyFd);
+      this.readable = true;
+    }
+    if ((this.deliveries & 15) === 0) ringWakeFd(this.wakeFd);
     return count;
   }
 
   /** Send everything on TX: its frames go to COMPLETION. Returns the count. */
   complete(): number {
-    const { tx, comp } = this.port.socket;
+    const { tx, comp, rx } = this.port.socket;
+    if (this.readable && rx.pending() === 0) {
+      clearWakeFd(this.port.socket.simReadyFd, this.scratch);
+      this.readable = false;
+    }
     const txProd = Atomics.load(tx.producer, 0);
     let txCons = Atomics.load(tx.consumer, 0);
     let compProd = Atomics.load(comp.producer, 0);

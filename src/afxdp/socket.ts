@@ -8,6 +8,7 @@ import * as libc from '../sys/libc.js';
 import * as x from '../sys/if-xdp.js';
 import { SysError } from '../sys/errors.js';
 import { PollSet } from '../sys/poll-set.js';
+import { closeWakeFd, createWakeFd } from '../sys/wake-fd.js';
 import { ConsumerRing, ProducerRing, ADDR_WORDS, DESC_WORDS, type RingMemory } from './ring.js';
 import type { Umem } from './umem.js';
 
@@ -45,6 +46,8 @@ export class XskSocket {
   private readonly maps: Mapping[] = [];
   /** What pollReadable()/waitReadable() wait on: this socket, and the wake fd if there is one. */
   private readonly poll = new PollSet();
+  /** Simulated: the eventfd that stands for "the socket is readable" (see sim-kernel.ts). */
+  readonly simReadyFd: number = -1;
 
   /**
    * `simulated`: no socket at all, the four rings in ordinary memory laid out as the kernel lays
@@ -60,6 +63,10 @@ export class XskSocket {
       this.tx = new ProducerRing(simulatedRing(opts.txSize, 16), opts.txSize, DESC_WORDS);
       this.needWakeup = false;
       this.zeroCopy = false;
+      // "Readable" is an eventfd the simulated kernel rings while RX has frames, so that
+      // pollReadable() runs the real poll() path and the warm start compiles it as it runs live.
+      this.simReadyFd = createWakeFd();
+      this.poll.setSocket(this.simReadyFd);
       return;
     }
     const fd = libc.socket(libc.AF_XDP, libc.SOCK_RAW | libc.SOCK_CLOEXEC, 0);
@@ -164,18 +171,20 @@ export class XskSocket {
    */
   statistics(): Partial<x.XdpStatistics> {
     if (this.fd < 0) return {};
-    const size = koffi.sizeof(x.xdp_statistics);
-    const b = Buffer.alloc(size);
-    const len = [size];
+    // Read on the datapath thread between batches: buffers made once, no BigInt.
+    const b = this.statsBuf;
+    const len = this.statsLen;
+    len[0] = b.length;
     if (libc.getsockopt(this.fd, libc.SOL_XDP, x.XDP_STATISTICS, b, len) < 0) {
       throw new SysError('getsockopt(XDP_STATISTICS)', koffi.errno());
     }
     const out: Partial<x.XdpStatistics> = {};
-    x.XDP_STATISTICS_FIELDS.forEach((name, i) => {
-      if ((i + 1) * 8 <= len[0]) out[name] = Number(b.readBigUInt64LE(i * 8));
-    });
+    const fields = x.XDP_STATISTICS_FIELDS;
+    for (let i = 0; i < fields.length && (i + 1) * 8 <= len[0]; i++) out[fields[i]] = b.readUInt32LE(i * 8) + b.readUInt32LE(i * 8 + 4) * 4294967296;
     return out;
   }
+  private readonly statsBuf = Buffer.alloc(koffi.sizeof(x.xdp_statistics));
+  private readonly statsLen = new Uint32Array(1);
 
   /** Wake the kernel's RX side (only call when fill.needsWakeup()). */
   wakeupRx(): void {
@@ -192,8 +201,6 @@ export class XskSocket {
    * result (0: timed out). For a datapath thread of its own: one kernel → thread wakeup.
    */
   pollReadable(timeoutMs: number): number {
-    // Simulated: no waiting; "readable" when the simulated kernel has put frames on RX.
-    if (this.fd < 0) return this.rx.pending() > 0 ? 1 : 0;
     return this.poll.wait(timeoutMs);
   }
 
@@ -210,6 +217,7 @@ export class XskSocket {
   close(): void {
     for (const m of this.maps.splice(0)) libc.munmap(m.ptr, m.len);
     if (this.fd >= 0) libc.close(this.fd);
+    if (this.simReadyFd >= 0) closeWakeFd(this.simReadyFd);
   }
 }
 

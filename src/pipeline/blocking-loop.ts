@@ -6,7 +6,8 @@
  *   traffic   up to `batchesPerRound` batches back to back, then control() if it is due
  *   idle      keep polling the ring for `busyPollUs` (traffic often comes back within µs),
  *             politely: each empty round yields the CPU (sched_yield), and if that let another
- *             thread run for a while (a yield that took > 50 µs), the CPU is wanted elsewhere:
+ *             thread run for a while (a yield that took > 50 µs), the CPU is wanted elsewhere
+ *             (unless the thread has its CPU to itself: `polite` off):
  *             stop spinning and park at once for the next 100 ms. A spinning thread that shares its core with a busy one
  *             (the main thread encoding the feed, say) would otherwise take half of it, and a
  *             parked one is woken ahead of it when a frame comes (CFS favours sleepers).
@@ -34,6 +35,10 @@ export interface BlockingLoopOptions {
   pollTimeoutMs?: number;
   controlEveryMs?: number;
   idleEveryMs?: number;
+  /** Give way when the CPU is wanted (the rule above; default on). See `polite`. */
+  polite?: boolean;
+  /** A yield longer than this (µs) means the CPU was wanted (default 50). */
+  contendedYieldUs?: number;
 }
 
 /**
@@ -65,6 +70,15 @@ export class BlockingLoop {
   private readonly pollTimeoutMs: number;
   private readonly controlEveryMs: number;
   private readonly idleEveryMs: number;
+  private readonly contendedYieldMs: number;
+  /**
+   * Whether to give way (the idle rule above). The datapath turns it off while no other thread
+   * of the process may run on this thread's CPU (--cpus keeps them off, unless someone moved one
+   * back): a kernel thread that ran during a yield says nothing about our main thread, and
+   * parking at every empty ring for the next 100 ms cost each of a burst's lulls a wakeup
+   * (~60-90 µs here).
+   */
+  polite: boolean;
   /** Times the loop parked in poll(), and how many of those ended with frames ready. */
   parks = 0;
   wakeups = 0;
@@ -82,6 +96,8 @@ export class BlockingLoop {
     this.pollTimeoutMs = opts.pollTimeoutMs ?? 100;
     this.controlEveryMs = opts.controlEveryMs ?? 5;
     this.idleEveryMs = opts.idleEveryMs ?? 1000;
+    this.polite = opts.polite ?? true;
+    this.contendedYieldMs = (opts.contendedYieldUs ?? CONTENDED_YIELD_MS * 1000) / 1000;
   }
 
   /** Runs until hooks.control() returns false. Blocks the calling thread. */
@@ -90,8 +106,13 @@ export class BlockingLoop {
     const handler = this.handler;
     const batchSize = this.batchSize;
     let lastControl = performance.now();
-    let idleSince = -1;
-    let quietSince = -1;
+    // Flags, not sentinel values (-1) in the time variables: a compare that only ever saw the
+    // small integer -1 while warming is compiled for small integers, and the live loop's first
+    // idle spell (a time there) threw that code away.
+    let idle = false;
+    let idleSince = 0;
+    let quiet = false;
+    let quietSince = 0;
     /** Until when to park at once instead of busy-polling (the CPU is wanted elsewhere). */
     let politeUntil = -1;
     for (;;) {
@@ -107,15 +128,18 @@ export class BlockingLoop {
         if (!hooks.control()) return;
       }
       if (got > 0) {
-        idleSince = -1;
-        quietSince = -1;
+        idle = false;
+        quiet = false;
         continue;
       }
-      if (idleSince < 0) idleSince = now;
+      if (!idle) {
+        idle = true;
+        idleSince = now;
+      }
       if (now - idleSince < this.busyPollMs && now >= politeUntil) {
         sched_yield();
         const after = performance.now();
-        if (after - now < CONTENDED_YIELD_MS) continue;
+        if (!this.polite || after - now < this.contendedYieldMs) continue;
         this.yielded++;
         politeUntil = after + POLITE_MS;
       }
@@ -123,14 +147,16 @@ export class BlockingLoop {
       this.parks++;
       if (port.waitSync(this.pollTimeoutMs) > 0) {
         this.wakeups++;
-        idleSince = -1;
-        quietSince = -1;
+        idle = false;
+        quiet = false;
       } else {
         const t = performance.now();
         lastControl = t;
         if (!hooks.control()) return;
-        if (quietSince < 0) quietSince = t;
-        else if (t - quietSince >= this.idleEveryMs) {
+        if (!quiet) {
+          quiet = true;
+          quietSince = t;
+        } else if (t - quietSince >= this.idleEveryMs) {
           quietSince = t;
           hooks.idle();
         }

@@ -6,7 +6,8 @@
  *   rx_to_feed   kernel receive → the feed wrote the message to a subscriber
  *
  * Where frames carry no kernel stamp, "receive" is the userspace batch time instead, and
- * `source` says so.
+ * `source` says so. A datapath thread records rx_to_user and rx_to_tx into shared-memory
+ * histograms (shared-histogram.ts) that the main thread drains into these.
  */
 import * as hdr from 'hdr-histogram-js';
 
@@ -86,26 +87,6 @@ export class Latency {
       parts.push(`${k} p50 ${(h.getValueAtPercentile(50) / 1000).toFixed(1)}µs p99 ${(h.getValueAtPercentile(99) / 1000).toFixed(1)}µs`);
     }
     return parts.join(', ');
-  }
-
-  /**
-   * Compressed base64 per kind that has samples (to send a thread's histograms to another
-   * thread; ~0.2 ms a histogram, so empty ones are left out).
-   */
-  encode(): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const k of LATENCY_KINDS) if (this[k].totalCount > 0) out[k] = hdr.encodeIntoCompressedBase64(this[k]);
-    return out;
-  }
-
-  /** Add histograms encoded by encode() into these. */
-  addEncoded(encoded: Record<string, string>): void {
-    for (const k of LATENCY_KINDS) {
-      if (!encoded[k]) continue;
-      const h = hdr.decodeFromCompressedBase64(encoded[k], 64, wasmReady);
-      this[k].add(h);
-      h.destroy();
-    }
   }
 
   reset(): void {

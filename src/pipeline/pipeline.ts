@@ -10,7 +10,7 @@ import { FrameParser } from '../frame/parse.js';
 import { InvalidCounters } from '../frame/invalid-reason.js';
 import { NEXT, type Stage } from './stage.js';
 import { RxClock } from './rx-clock.js';
-import { Latency } from './latency.js';
+import type { LatencyRecorder } from './shared-histogram.js';
 
 export class Pipeline implements FrameHandler {
   readonly parser = new FrameParser();
@@ -23,12 +23,12 @@ export class Pipeline implements FrameHandler {
   private readonly stages: Stage[];
   private readonly batchEnders: Stage[];
   private readonly clock: RxClock;
-  private readonly latency?: Latency;
+  private readonly latency?: LatencyRecorder;
   /** Receive times of this batch's frames that are going out on TX. */
   private readonly txTimes = new Float64Array(4096);
   private txCount = 0;
 
-  constructor(stages: Stage[] = [], opts: { clock?: RxClock; latency?: Latency } = {}) {
+  constructor(stages: Stage[] = [], opts: { clock?: RxClock; latency?: LatencyRecorder } = {}) {
     this.stages = stages;
     this.batchEnders = stages.filter((s) => s.endBatch !== undefined);
     this.clock = opts.clock ?? new RxClock(false);
@@ -50,7 +50,7 @@ export class Pipeline implements FrameHandler {
     // Where no frame has had a stamp (no metadata on this driver; AF_PACKET) every frame is
     // timed from the userspace receive time (rx_to_tx; rx_to_user would be ~0).
     const stamped = clock.stamped !== stampedBefore;
-    if (lat !== undefined && stamped) Latency.record(lat.rx_to_user, clock.batchNs - rxNs);
+    if (lat !== undefined && stamped) lat.rx_to_user.recordValue(clock.batchNs - rxNs);
     const timed = stamped || clock.stamped === 0;
     const p = this.parser;
     const reason = p.parse(buf, off, len);
@@ -79,7 +79,7 @@ export class Pipeline implements FrameHandler {
     this.txCount = 0;
     const now = this.clock.now();
     const h = this.latency.rx_to_tx;
-    for (let i = 0; i < n; i++) Latency.record(h, now - this.txTimes[i]);
+    for (let i = 0; i < n; i++) h.recordValue(now - this.txTimes[i]);
   }
 
   /** 'kernel' when frames carry the XDP program's receive stamp, 'userspace' when they don't. */

@@ -14,6 +14,10 @@ const setaffinity = koffi
   .load('libc.so.6')
   .func('int sched_setaffinity(int pid, size_t size, const void *mask)') as (pid: number, size: number, mask: Buffer) => number;
 
+const getaffinity = koffi
+  .load('libc.so.6')
+  .func('int sched_getaffinity(int pid, size_t size, _Out_ void *mask)') as (pid: number, size: number, mask: Buffer) => number;
+
 function mask(cpus: number[]): Buffer {
   const m = Buffer.alloc(128); // cpu_set_t: 1024 bits
   for (const c of cpus) m[c >> 3] |= 1 << (c & 7);
@@ -23,6 +27,17 @@ function mask(cpus: number[]): Buffer {
 /** Pin the calling thread to `cpus`. */
 export function pinThread(cpus: number[]): void {
   if (setaffinity(0, 128, mask(cpus)) !== 0) throw new SysError('sched_setaffinity', koffi.errno(), `CPUs ${cpus.join(',')}`);
+}
+
+const scratch = Buffer.alloc(128);
+
+/**
+ * Whether thread `tid` may run on any of `cpus` (its affinity mask today: someone may have
+ * moved it since start, as `taskset` does). False if it can't be read (it exited).
+ */
+export function mayRunOn(tid: number, cpus: number[]): boolean {
+  if (getaffinity(tid, 128, scratch) < 0) return false;
+  return cpus.some((c) => (scratch[c >> 3] & (1 << (c & 7))) !== 0);
 }
 
 /** The calling thread's id (its /proc/self/task entry). */

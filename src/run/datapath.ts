@@ -8,8 +8,10 @@
  * Start: open the socket, warm the pipeline up over synthetic frames (warm.ts), say 'ready'
  * (the main thread then puts the socket in the XSKMAP and attaches the program), then loop.
  * The loop (pipeline/blocking-loop.ts) owns the thread and parks in poll() when idle (on the
- * socket and on an eventfd the main thread rings with each message); every 250 ms, or when
- * asked, it returns to this thread's event loop for a moment (snapshot out, GC observer in).
+ * socket and on an eventfd the main thread rings with each message); every 250 ms (every
+ * second while frames flow), or when asked, it returns to this thread's event loop for a moment
+ * (counter snapshot out, GC observer in). Latency goes to the main thread without it: the
+ * histograms are in shared memory (pipeline/shared-histogram.ts).
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { XdpPort } from '../afxdp/xdp-port.js';
@@ -18,12 +20,12 @@ import { Pipeline } from '../pipeline/pipeline.js';
 import type { Stage } from '../pipeline/stage.js';
 import { BlockingLoop, LoopHooks } from '../pipeline/blocking-loop.js';
 import { RxClock } from '../pipeline/rx-clock.js';
-import { initLatency, Latency } from '../pipeline/latency.js';
+import { SharedLatency } from '../pipeline/shared-histogram.js';
 import { RuntimeWatch } from '../metrics/runtime.js';
 import { ForwardStage } from '../forward/stage.js';
 import { macBytes } from '../forward/table.js';
 import { FrameParser } from '../frame/parse.js';
-import { pinThread, threadId } from './affinity.js';
+import { mayRunOn, pinThread, threadId } from './affinity.js';
 import { collectGarbage } from '../util/gc.js';
 import { SysError } from '../sys/errors.js';
 import { tableFrom } from './forward-table.js';
@@ -36,22 +38,24 @@ import type { FrameHandler, Port } from '../port/port.js';
 
 const cfg = workerData as WorkerConfig;
 const post = (m: FromWorker) => parentPort!.postMessage(m);
+/** Counter snapshots to the main thread: every 250 ms, every second while frames flow, and when asked. */
 const SNAPSHOT_MS = 250;
+const SNAPSHOT_BUSY_MS = 1000;
 
 if (cfg.cpus) pinThread(cfg.cpus);
-await initLatency();
 const userStages = await loadStageFactories(cfg.stages);
 
 interface Built {
   pipeline: Pipeline;
   forward?: ForwardStage;
   feedTap?: FeedTapStage;
-  latency?: Latency;
+  latency?: SharedLatency;
 }
 
 /** The pipeline, its stages in order, its histograms. One factory for the live and the warm one. */
 function build(rules: SerializedRule[] | undefined, feedRing: FeedRingBuffers | undefined, warm = false): Built {
-  const latency = cfg.latency ? new Latency() : undefined;
+  // The warm pipeline records into histograms of its own, the live one into those the main thread reads.
+  const latency = cfg.latency ? new SharedLatency(warm ? undefined : cfg.latencyBuffers) : undefined;
   // The user's --stage stages first, then the built-in ones.
   const stages: Stage[] = userStages.map((f, i) => {
     const s = f({ warm, queue: cfg.queue, ports: cfg.ports });
@@ -122,8 +126,16 @@ function warmTarget() {
 const hot: HotFunction[] = [
   { name: 'Pipeline.frame', fn: Pipeline.prototype.frame },
   { name: 'FrameParser.parse', fn: FrameParser.prototype.parse },
-  // (BlockingLoop.run is warmed too, but it is compiled on-stack, which this can't see.)
-  ...(cfg.kind === 'afxdp' ? [{ name: 'XdpPort.receive', fn: XdpPort.prototype.receive }] : []),
+  ...(cfg.kind === 'afxdp'
+    ? [
+        { name: 'XdpPort.receive', fn: XdpPort.prototype.receive },
+        // The loop itself, compiled as a function and not only on-stack (OSR): the live loop is
+        // entered anew after every snapshot, and until V8 compiled it, it ran in baseline code,
+        // which boxes every performance.now() and spin of the busy poll in a new heap number:
+        // ~2 MB of garbage over a 100,000-frame burst, each fresh page of it a page fault.
+        { name: 'BlockingLoop.run', fn: BlockingLoop.prototype.run },
+      ]
+    : []),
 ];
 let rewarms = 0;
 const warmer = cfg.warm ? new Warmer({ cfg, build: warmTarget, hot }) : undefined;
@@ -151,6 +163,16 @@ if (cfg.failAfter !== undefined) {
   };
 }
 const loop = new BlockingLoop(port as Port, handler, { batchSize: cfg.batchSize, busyPollUs: cfg.busyPollUs });
+/**
+ * Polite (give the CPU way when busy-polling finds it wanted) unless this thread has its CPUs to
+ * itself: with --cpus the main thread is moved off them, but may be moved back (taskset), so
+ * look again every second. (V8's and libuv's helper threads follow the main thread's mask.)
+ */
+function checkPolite(): void {
+  loop.polite = !cfg.cpus || mayRunOn(process.pid, cfg.cpus);
+}
+checkPolite();
+let politeCheckedAt = performance.now();
 // What the warm start and the set-up left behind is collected now, before any traffic: a major
 // GC of that garbage (the simulated UMEM counts as external memory) would otherwise come later,
 // in the middle of a burst. From here on the datapath allocates nothing per packet.
@@ -158,22 +180,8 @@ collectGarbage();
 const runtime = new RuntimeWatch();
 runtime.start();
 
-/**
- * Histograms go out only when they changed, and while traffic flows at most once a second
- * (encoding costs ~0.2 ms a histogram, time the loop is not receiving) — and always when asked
- * for (a scrape) and at the end, so what is read is exact.
- */
-let latencySent = -1;
-let latencySentAt = 0;
-function snapshot(final: boolean, asked = false): Snapshot {
-  const lat = live.latency;
-  const samples = lat ? lat.rx_to_user.totalCount + lat.rx_to_tx.totalCount : 0;
-  const now = performance.now();
-  const withLatency = lat !== undefined && (final || (samples !== latencySent && (asked || now - latencySentAt >= 1000)));
-  if (withLatency) {
-    latencySent = samples;
-    latencySentAt = now;
-  }
+/** The counters, for the main thread. (Latency is not in it: the main thread reads the shared histograms.) */
+function snapshot(final: boolean): Snapshot {
   const xdp = port instanceof XdpPort ? port : undefined;
   const raw = port instanceof RawPort ? port : undefined;
   const rt = runtime.summary().runtime as Record<string, number>;
@@ -204,7 +212,6 @@ function snapshot(final: boolean, asked = false): Snapshot {
       perBackend: fwd.perBackend(),
       drops: { ttl_expired: fwd.ttlExpired, unresolved: fwd.unresolved, family_mismatch: fwd.familyMismatch, bad_checksum: fwd.badChecksum },
     },
-    latency: withLatency ? live.latency!.encode() : undefined,
     timeSource: pipeline.timeSource(),
     feedOverflows: live.feedTap?.writer.overflows ?? 0,
     runtime: {
@@ -243,12 +250,21 @@ function handle(m: ToWorker): void {
   else if (m.type === 'mode' && port instanceof XdpPort) port.mode = m.mode;
 }
 
+let packetsAtControl = 0;
 const hooks = new LoopHooks(
   (): boolean => {
     for (let m = receiveMessageOnPort(cfg.control); m; m = receiveMessageOnPort(cfg.control)) handle(m.message as ToWorker);
     if (stopping || snapshotNow) return false;
-    // Back to the event loop now and then: the snapshot goes out, GC entries come in.
-    return performance.now() - lastSnapshot < SNAPSHOT_MS;
+    // Back to the event loop now and then: the snapshot goes out, GC entries come in. That
+    // takes the loop off the socket for ~0.1-0.2 ms (the code is cache-cold by then), so while
+    // frames flow it waits longer: a burst is not interrupted, steady traffic once a second.
+    const flowing = pipeline.packets !== packetsAtControl;
+    packetsAtControl = pipeline.packets;
+    if (cfg.cpus && performance.now() - politeCheckedAt >= 1000) {
+      politeCheckedAt = performance.now();
+      checkPolite();
+    }
+    return performance.now() - lastSnapshot < (flowing ? SNAPSHOT_BUSY_MS : SNAPSHOT_MS);
   },
   (): void => {
     // A quiet spell: if V8 has dropped the compiled hot path, warm it again before traffic does.
@@ -274,11 +290,14 @@ function round(): void {
     return;
   }
   lastSnapshot = performance.now();
-  const asked = snapshotNow;
   snapshotNow = false;
-  post(snapshot(false, asked));
+  post(snapshot(false));
   setImmediate(round);
 }
+
+// The snapshot's code compiled now, not at the first one in the middle of traffic (its first run
+// compiles what it calls: ~2-3 ms on this thread, a burst's worth of frames). Not sent.
+for (let i = 0; i < 3; i++) snapshot(false);
 
 // AF_XDP: the main thread names the attach mode (it attaches after this); say copy or zero-copy.
 const description = port instanceof XdpPort ? (port.socket.zeroCopy ? 'zero-copy' : 'copy') : port.description;

@@ -5,6 +5,8 @@
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { closeWakeFd, createWakeFd, ringWakeFd } from '../sys/wake-fd.js';
+import { SharedLatency } from '../pipeline/shared-histogram.js';
+import { Latency } from '../pipeline/latency.js';
 import type { FromWorker, SerializedRule, Snapshot, ToWorker, WarmReport, WorkerConfig } from './protocol.js';
 
 const WORKER_JS = new URL('./datapath.js', import.meta.url);
@@ -21,8 +23,8 @@ interface Member {
   warm?: WarmReport;
   last?: Snapshot;
   final?: Snapshot;
-  /** The latest histograms this thread sent (snapshots carry them only when they changed). */
-  latency?: Record<string, string>;
+  /** This thread's latency: the shared histograms it records into, and what was read of them. */
+  latency?: { shared: SharedLatency; read: Latency };
   exited: Promise<void>;
 }
 
@@ -53,7 +55,8 @@ export class QueuePool {
     const readies = configs.map((cfg) => {
       const { port1, port2 } = new MessageChannel();
       const wakeFd = createWakeFd();
-      const worker = new Worker(WORKER_JS, { workerData: { ...cfg, control: port2, wakeFd }, transferList: [port2] });
+      const latency = cfg.latency ? { shared: new SharedLatency(), read: new Latency() } : undefined;
+      const worker = new Worker(WORKER_JS, { workerData: { ...cfg, control: port2, wakeFd, latencyBuffers: latency?.shared.buffers }, transferList: [port2] });
       let exitedResolve!: () => void;
       const m: Member = {
         queue: cfg.queue,
@@ -62,6 +65,7 @@ export class QueuePool {
         wakeFd,
         ready: false,
         waiting: [],
+        latency,
         exited: new Promise((r) => (exitedResolve = r)),
       };
       this.members.push(m);
@@ -74,7 +78,6 @@ export class QueuePool {
             resolve({ queue: msg.queue, tid: msg.tid, fd: msg.fd, description: msg.description, warm: msg.warm });
           } else if (msg.type === 'snapshot') {
             m.last = msg;
-            if (msg.latency) m.latency = msg.latency;
             if (msg.final) m.final = msg;
             for (const w of m.waiting.splice(0)) w();
           } else if (msg.type === 'error') {
@@ -136,9 +139,15 @@ export class QueuePool {
     return this.members.map((m) => m.final ?? m.last).filter((s): s is Snapshot => s !== undefined);
   }
 
-  /** Every thread's latest histograms (hdr-histogram-js compressed base64, by kind). */
-  latencies(): Record<string, string>[] {
-    return this.members.map((m) => m.latency).filter((l): l is Record<string, string> => l !== undefined);
+  /** Each thread's latency histograms, up to date (what it recorded since the last call is added). */
+  latencies(): Latency[] {
+    const out: Latency[] = [];
+    for (const m of this.members) {
+      if (!m.latency) continue;
+      m.latency.shared.drainInto(m.latency.read);
+      out.push(m.latency.read);
+    }
+    return out;
   }
 
   /** Stop every datapath: each drains TX, sends its final snapshot and exits (bounded wait). */

@@ -21,6 +21,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { BindMode } from '../afxdp/socket.js';
 import type { FeedRingBuffers } from './feed-ring.js';
+import type { SharedLatencyBuffers } from '../pipeline/shared-histogram.js';
 
 export interface SerializedBackend {
   addr: string;
@@ -50,6 +51,8 @@ export interface WorkerConfig {
   busyPollUs: number;
   hugepages: boolean;
   latency: boolean;
+  /** The latency histograms this thread records into and the main thread reads (with latency). */
+  latencyBuffers?: SharedLatencyBuffers;
   /** Run the pipeline over synthetic frames before going live (default on). */
   warm: boolean;
   cpus?: number[];
@@ -97,8 +100,6 @@ export interface Snapshot {
   /** What the port adds to the summary (bind mode; raw mode's raw_stats). */
   port: Record<string, unknown>;
   forward?: { forwarded: number; checksumCompleted: number; perBackend: Record<string, number>; drops: Record<string, number> };
-  /** hdr-histogram-js compressed base64, by latency kind. */
-  latency?: Record<string, string>;
   timeSource: 'kernel' | 'userspace' | 'none';
   /** Datagrams the feed ring had no room for. */
   feedOverflows: number;

@@ -262,7 +262,10 @@ export async function run(c: RunContext): Promise<void> {
   const latency = (): Latency | undefined => {
     if (!merged) return undefined;
     merged.reset();
-    for (const enc of pool!.latencies()) merged.addEncoded(enc);
+    for (const l of pool!.latencies()) {
+      merged.rx_to_user.add(l.rx_to_user);
+      merged.rx_to_tx.add(l.rx_to_tx);
+    }
     if (feedLatency) merged.rx_to_feed.add(feedLatency.rx_to_feed);
     return merged;
   };
@@ -296,8 +299,12 @@ export async function run(c: RunContext): Promise<void> {
   const statsTimer =
     opts.statsInterval > 0
       ? setInterval(() => {
-          const parts = components.map((comp) => comp.statsLine?.() ?? '').filter((x) => x);
-          log.info(parts.join(' | '));
+          // Fresh counters from every thread first (they send their own only now and then).
+          void pool!.refresh().then(() => {
+            if (stopping) return;
+            const parts = components.map((comp) => comp.statsLine?.() ?? '').filter((x) => x);
+            log.info(parts.join(' | '));
+          });
         }, opts.statsInterval * 1000)
       : undefined;
 

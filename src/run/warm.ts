@@ -102,6 +102,15 @@ export class Warmer {
   private readonly kernel?: SimKernel;
   /** The live loop's class, busy-polling and not: both ways to wait get compiled. */
   private readonly loops: BlockingLoop[] = [];
+  /**
+   * The loops' control hooks: two, with two functions, so the call inside LoopHooks.control is
+   * compiled for any (the live datapath brings a third). Made once and kept: V8's compiled loop
+   * refers to them (weakly), and code whose objects die is thrown away at the next GC; the
+   * first full GC after warming (datapath.ts) would do exactly that.
+   */
+  private readonly hooks = [new LoopHooks(() => this.step(), () => {}), new LoopHooks(() => this.step(), () => void 0)];
+  /** One warming run's state (run() sets it; step() plays the kernel). */
+  private state = { t0: 0, n: 0, rounds: 0, r: 0, finished: false, budgetMs: 0, maxFrames: 0 };
 
   constructor(private readonly o: WarmOptions) {
     this.frames = syntheticFrames(o.cfg.ports);
@@ -122,72 +131,78 @@ export class Warmer {
       });
       this.kernel = new SimKernel(this.sim);
       // The live loop's class, with control() after every round (it plays the kernel there)
-      // and no waiting in poll() (the simulated socket has none): one busy-polls before it
-      // parks, the other parks at once, so waking with frames ready is compiled too.
-      for (const busyPollUs of [Math.min(o.cfg.busyPollUs, 50), 0]) {
-        this.loops.push(
-          new BlockingLoop(this.sim, this.target.handler, { batchSize: o.cfg.batchSize, busyPollUs, controlEveryMs: 0, pollTimeoutMs: 0, idleEveryMs: 0 }),
-        );
-      }
+      // and a poll() that never blocks (timeout 0; the simulated kernel makes the socket
+      // readable): one busy-polls before it parks, the other parks at once, so waking with
+      // frames ready is compiled too, down to the poll() call.
+      // The busy-polling one finds every yield contended, so giving way is compiled too.
+      const common = { batchSize: o.cfg.batchSize, controlEveryMs: 0, pollTimeoutMs: 0, idleEveryMs: 0 };
+      this.loops.push(new BlockingLoop(this.sim, this.target.handler, { ...common, busyPollUs: Math.min(o.cfg.busyPollUs, 50), polite: true, contendedYieldUs: 0 }));
+      this.loops.push(new BlockingLoop(this.sim, this.target.handler, { ...common, busyPollUs: 0, polite: false }));
     }
+  }
+
+  private allHot(): boolean {
+    return this.o.hot.every((h) => isOptimized(h.fn) !== false);
+  }
+
+  private done(): boolean {
+    const st = this.state;
+    return st.n >= st.maxFrames || ((++st.rounds & 255) === 0 && (this.allHot() || performance.now() - st.t0 > st.budgetMs));
+  }
+
+  /** A warm loop's control(): play the kernel (deliver a burst, take what was sent); false ends the round. */
+  private step(): boolean {
+    const st = this.state;
+    const kernel = this.kernel!;
+    kernel.complete();
+    this.target.afterBatch?.();
+    if (this.done()) {
+      st.finished = true;
+      return false;
+    }
+    if (++st.r > 64) return false;
+    // Bursts of one to several batches, and now and then nothing for a few rounds: the loop
+    // then goes idle, parks and times out (twice in a row: the quiet spell's idle() too), as
+    // the live one does between bursts.
+    const want = (st.r & 15) >= 12 ? 0 : this.o.cfg.batchSize * (1 + (st.r % 5));
+    st.n += kernel.deliver(this.frames, st.n, want, this.clock.now());
+    return true;
   }
 
   /** Warm up; returns how long it took, how many frames it ran and what V8 compiled. */
   run(budgetMs = this.o.budgetMs ?? 2000, maxFrames = this.o.maxFrames ?? 2_000_000): WarmReport {
     const t0 = performance.now();
+    const st = (this.state = { t0, n: 0, rounds: 0, r: 0, finished: false, budgetMs, maxFrames });
     const { frames, target } = this;
     const batch = this.o.cfg.batchSize;
-    const allHot = () => this.o.hot.every((h) => isOptimized(h.fn) !== false);
-    let n = 0;
-    let rounds = 0;
-    const done = () => n >= maxFrames || ((++rounds & 255) === 0 && (allHot() || performance.now() - t0 > budgetMs));
 
     if (this.kernel) {
-      const kernel = this.kernel;
-      let finished = false;
-      let r = 0;
-      const step = (): boolean => {
-        kernel.complete();
-        target.afterBatch?.();
-        if (done()) {
-          finished = true;
-          return false;
-        }
-        if (++r > 64) return false;
-        // Bursts of one to several batches, and now and then nothing (the idle path).
-        const want = (r & 7) === 7 ? 0 : batch * (1 + (r % 5));
-        n += kernel.deliver(frames, n, want, this.clock.now());
-        return true;
-      };
-      // Two control functions, so the call inside LoopHooks.control is compiled for any (the
-      // live datapath brings a third).
-      const hooks = [new LoopHooks(step, () => {}), new LoopHooks(() => step(), () => void 0)];
-      for (let turn = 0; !finished; turn++) {
-        r = 0;
-        this.loops[turn & 1].run(hooks[(turn >> 1) & 1]);
+      for (let turn = 0; !st.finished; turn++) {
+        st.r = 0;
+        this.loops[turn & 1].run(this.hooks[(turn >> 1) & 1]);
       }
-      kernel.complete();
+      this.kernel.complete();
     } else {
       // Raw mode: the pipeline and stages over frames in a plain buffer (the AF_PACKET ring code
       // itself is not simulated; it warms on the first real blocks).
       const slot = 2048;
       const buf = new Uint8Array(slot * batch);
       const h = target.handler;
-      while (!done()) {
+      while (!this.done()) {
         h.beginBatch?.();
         for (let i = 0; i < batch; i++) {
-          const f = frames[(n + i) % frames.length];
+          const f = frames[(st.n + i) % frames.length];
           buf.set(f, i * slot);
           h.frame(buf, i * slot, f.length);
         }
         h.endBatch?.();
-        n += batch;
+        st.n += batch;
         target.afterBatch?.();
       }
     }
     const cold = this.o.hot.filter((h) => isOptimized(h.fn) === false).map((h) => h.name);
     const known = this.o.hot.some((h) => isOptimized(h.fn) !== undefined);
-    return { ms: Math.round((performance.now() - t0) * 10) / 10, frames: n, optimized: known ? cold.length === 0 : undefined, cold };
+    return { ms: Math.round((performance.now() - t0) * 10) / 10, frames: st.n, optimized: known ? cold.length === 0 : undefined, cold };
   }
 
   /** Whether V8 still has every hot function compiled (true when it can't tell). */

@@ -52,10 +52,10 @@ export function setsockoptStruct<T extends object>(type: TypeObject): (fd: numbe
   ) => number;
 }
 
-/** optlen is in/out: pass a one-element array holding the buffer size. */
+/** optlen is in/out: pass a one-element array (or Uint32Array) holding the buffer size. */
 export const getsockopt = libc.func(
   'int getsockopt(int fd, int level, int name, _Out_ void *val, _Inout_ uint32_t *len)',
-) as (fd: number, level: number, name: number, val: Buffer, len: number[]) => number;
+) as (fd: number, level: number, name: number, val: Buffer, len: number[] | Uint32Array) => number;
 export const bind = libc.func('int bind(int fd, const void *addr, uint32_t len)') as (
   fd: number,
   addr: Buffer,

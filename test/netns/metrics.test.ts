@@ -77,7 +77,7 @@ for (const mode of ['native', 'generic'] as const) {
         for (const q of ['p50_us', 'p90_us', 'p99_us', 'p99.9_us', 'max_us']) {
           assert.ok(l[q] >= 0 && l[q] < elapsedUs, `${kind} ${q} = ${l[q]} µs, within the test's ${elapsedUs} µs`);
         }
-        assert.ok(l.p50_us <= l.p99_us && l.p99_us <= l.max_us);
+        assert.ok(l.p50_us <= l.p99_us && l.p99_us <= l.max_us, JSON.stringify(l));
       }
       assert.equal(s.xdp_program.meta_failed, 0);
     });
