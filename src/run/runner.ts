@@ -24,6 +24,7 @@ import { macBytes } from '../forward/table.js';
 import { interfaceMac } from '../forward/neighbours.js';
 import { createFeed } from '../feed/create.js';
 import { warmFeed } from './feed-warm.js';
+import { settleArrayBufferDetaching } from '../util/detach.js';
 import type { FeedComponent } from '../feed/component.js';
 import { NatsComponent } from '../nats/component.js';
 import { initLatency, Latency } from '../pipeline/latency.js';
@@ -144,6 +145,8 @@ export async function run(c: RunContext): Promise<void> {
     }
   }
 
+  // Before any warm start on this thread (see util/detach.ts).
+  settleArrayBufferDetaching();
   await initLatency();
   if (forwarder) {
     await forwarder.start();

@@ -161,6 +161,10 @@ export class Warmer {
       return false;
     }
     if (++st.r > 64) return false;
+    // The live datapath sets `polite` as it finds the CPUs shared or not: set it here too, so V8
+    // takes it for a field that changes (had it compiled the loop with the field as a constant,
+    // the first live store would throw that code away, and everything inlined in it).
+    if ((st.r & 31) === 0) for (const l of this.loops) l.polite = !l.polite;
     // Bursts of one to several batches, and now and then nothing for a few rounds: the loop
     // then goes idle, parks and times out (twice in a row: the quiet spell's idle() too), as
     // the live one does between bursts.
