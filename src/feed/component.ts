@@ -76,16 +76,10 @@ export class FeedComponent implements Component, FeedCore {
   private disconnectedSlow = 0;
   private lastStatsAt = performance.now();
   private lastStatsMessages = 0;
-  /**
-   * One function for every subscriber: the encoder calls it per message, and a closure per
-   * subscriber made V8 throw away that optimized code ("wrong call target") each time a new
-   * subscriber started.
-   */
-  private readonly sessionName = (i: number): string => this.stage.mold.names[i] ?? '';
 
   constructor(private readonly o: FeedOptions) {
     this.history = new History({ messages: o.historyMessages, bytes: o.historyBytes });
-    this.stage = new FeedStage(this.history, o.decoders, () => this.schedule());
+    this.stage = new FeedStage(this.history, o.decoders, this);
     if (o.listen) this.server = new FeedServer(this, o.listen, o.tls);
   }
 
@@ -108,6 +102,11 @@ export class FeedComponent implements Component, FeedCore {
     for (const s of this.subs) s.shutdown('server stopping', now);
     this.reap();
     await this.server?.stop();
+  }
+
+  /** The stage has new messages (FeedStage's `waiting`). */
+  dataWaiting(): void {
+    this.schedule();
   }
 
   private schedule(): void {
@@ -172,7 +171,10 @@ export class FeedComponent implements Component, FeedCore {
         policy: req.slowPolicy === SlowPolicy.DISCONNECT ? 'disconnect' : 'skip',
         maxQueueMessages: req.maxQueueMessages ? Math.min(req.maxQueueMessages, this.o.queueMessages) : this.o.queueMessages,
         maxQueueBytes: maxQueueBytes === 0 ? this.o.queueBytes : maxQueueBytes < this.o.queueBytes ? Number(maxQueueBytes) : this.o.queueBytes,
-        sessionName: this.sessionName,
+        // One object for every subscriber, and a method, not a closure: the encoder calls it
+        // per message, and a closure per subscriber (or per feed: the warm start's and the live
+        // one) made V8 throw away that optimized code ("wrong call target").
+        sessions: this.stage.mold,
         nowNs: () => this.clock.now(),
         wake: () => this.schedule(),
         rxToFeed: () => this.latency?.rx_to_feed,

@@ -74,6 +74,11 @@ export function writeVarint(b: Uint8Array, pos: number, v: number): number {
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
+/** MoldUDP64 session names by index. */
+export interface SessionNames {
+  sessionName(index: number): string;
+}
+
 export class BatchWriter {
   private buf: Buffer;
   private pos = 0;
@@ -85,7 +90,12 @@ export class BatchWriter {
   private sessionNames: string[] = [];
 
   constructor(
-    private readonly sessionName: (index: number) => string,
+    /**
+     * Where session names come from (the MoldTracker). An object with a method rather than a
+     * closure: every writer then calls one function (the class's), and the code V8 compiled for
+     * the warm start's feed still fits the live one (a second closure was a "wrong call target").
+     */
+    private readonly sessions: SessionNames,
     initialBytes = 64 << 10,
   ) {
     this.buf = Buffer.allocUnsafe(initialBytes);
@@ -185,7 +195,7 @@ export class BatchWriter {
   }
 
   private session(index: number): Buffer {
-    const name = this.sessionName(index);
+    const name = this.sessions.sessionName(index);
     if (this.sessionNames[index] !== name) {
       this.sessionNames[index] = name;
       this.sessionBytes[index] = Buffer.from(name, 'utf8');

@@ -26,8 +26,12 @@ export class FeedStage implements Stage {
   constructor(
     readonly history: History,
     decoders: Map<number, DecoderName>,
-    /** Called at most once until `flushed()`: new messages are waiting. */
-    private readonly onData: () => void,
+    /**
+     * Told at most once until `flushed()` that new messages are waiting (the FeedComponent: an
+     * object with a method, not a closure, so the warm start's feed and the live one share the
+     * call target V8 compiled this for).
+     */
+    private readonly waiting: { dataWaiting(): void },
   ) {
     this.mold = new MoldTracker(history);
     for (const [port, d] of decoders) this.decoder[port] = d === 'moldudp64' ? MOLD : RAW;
@@ -49,7 +53,7 @@ export class FeedStage implements Stage {
     }
     if (!this.pending) {
       this.pending = true;
-      this.onData();
+      this.waiting.dataWaiting();
     }
     return NEXT;
   }

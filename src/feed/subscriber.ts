@@ -17,7 +17,7 @@
 import type { Filter } from './filter.js';
 import { Latency, type Histogram } from '../pipeline/latency.js';
 import { EventType, type History } from './history.js';
-import { BatchWriter, type EventObject } from './encode.js';
+import { BatchWriter, type EventObject, type SessionNames } from './encode.js';
 
 /** Where batches go: a gRPC server stream, or a test's fake. */
 export interface BatchSink {
@@ -43,8 +43,8 @@ export interface SubscriberOptions {
   policy: 'skip' | 'disconnect';
   maxQueueMessages: number;
   maxQueueBytes: number;
-  /** MoldUDP64 session names by index. */
-  sessionName(index: number): string;
+  /** MoldUDP64 session names by index (the MoldTracker). */
+  sessions: SessionNames;
   /** The time in CLOCK_MONOTONIC ns. */
   nowNs(): number;
   /** The stream drained: flush this subscriber soon. */
@@ -101,7 +101,7 @@ export class Subscriber {
     this.id = o.id;
     this.peer = o.peer;
     this.lastWriteMs = nowMs;
-    this.writer = new BatchWriter(o.sessionName);
+    this.writer = new BatchWriter(o.sessions);
     const from = o.fromSequence;
     if (from !== undefined && (from < h.oldest || from > h.next)) {
       // Not (or no longer) in history: say what can be had, and end.
@@ -300,7 +300,7 @@ export class Subscriber {
     const port = h.evPort[i];
     if (!this.o.filter.wantsEvent(port)) return undefined;
     const base = { nextSequence: h.evNextSeq[i], timeNs: h.evTime[i] };
-    const session = this.o.sessionName(h.evSession[i]);
+    const session = this.o.sessions.sessionName(h.evSession[i]);
     switch (h.evType[i]) {
       case EventType.Gap:
         return { ...base, gap: { session, port, firstMissing: h.evFirst[i], count: h.evCount[i] } };

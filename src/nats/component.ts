@@ -82,7 +82,7 @@ export class NatsComponent implements Component {
         shared: this.f.shared,
         inbox,
         runId,
-        sessionName: (i) => this.feed.stage.mold.names[i] ?? '',
+        sessions: this.feed.stage.mold,
         nowNs: () => this.clock.now(),
         warn: (m) => log.warn(m),
       },

@@ -36,7 +36,7 @@
  *   body.
  */
 import { Kind, EventType, type History } from '../feed/history.js';
-import { BatchWriter } from '../feed/encode.js';
+import { BatchWriter, type SessionNames } from '../feed/encode.js';
 import { formatAddress } from '../feed/filter.js';
 import { Latency, type Histogram } from '../pipeline/latency.js';
 
@@ -58,7 +58,8 @@ export interface PublisherOptions {
   inbox: string;
   /** Distinguishes this process's ids (raw messages, batches, events). */
   runId: string;
-  sessionName(index: number): string;
+  /** MoldUDP64 session names by index (the MoldTracker). */
+  sessions: SessionNames;
   /** CLOCK_MONOTONIC ns. */
   nowNs(): number;
   /** ms; performance.now() unless a test says otherwise. */
@@ -182,7 +183,7 @@ export class NatsPublisher {
     this.eChained = new Uint8Array(this.cap);
     this.eId = new Array<string>(this.cap).fill('');
     this.eEvent = new Array<EventEntry | undefined>(this.cap).fill(undefined);
-    this.writer = new BatchWriter(o.sessionName);
+    this.writer = new BatchWriter(o.sessions);
     this.eventSubject = `${o.subjectPrefix}._xsk`;
     this.nowMs = o.nowMs ?? (() => performance.now());
     this.ackTimeoutMs = o.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
@@ -281,7 +282,7 @@ export class NatsPublisher {
     if (this.eventCursor < h.nextEvent && h.evNextSeq[this.eventCursor % h.eventCapacity] <= this.cursor) {
       const i = this.eventCursor % h.eventCapacity;
       const type = h.evType[i] === EventType.Gap ? 'gap' : h.evType[i] === EventType.EndOfSession ? 'end_of_session' : 'unknown';
-      const session = this.o.sessionName(h.evSession[i]);
+      const session = this.o.sessions.sessionName(h.evSession[i]);
       const body: Record<string, unknown> = { type, session, port: h.evPort[i], next_sequence: h.evNextSeq[i], time_ns: h.evTime[i] };
       if (h.evType[i] === EventType.Gap) {
         body.first_missing = h.evFirst[i];
@@ -350,7 +351,7 @@ export class NatsPublisher {
   }
 
   private sessionId(index: number): string {
-    return (this.sessionIds[index] ??= sessionToken(this.o.sessionName(index)));
+    return (this.sessionIds[index] ??= sessionToken(this.o.sessions.sessionName(index)));
   }
 
   private sessionSubject(index: number): string {

@@ -71,7 +71,7 @@ function expectEvent(e: EventObject): Record<string, unknown> {
 function randomBatch(seed: number) {
   const r = rng(seed);
   const h = new History({ messages: 1024, bytes: 1 << 20 });
-  const w = new BatchWriter((i) => SESSIONS[i], 64); // tiny, so it has to grow
+  const w = new BatchWriter({ sessionName: (i) => SESSIONS[i] }, 64); // tiny, so it has to grow
   const src = Buffer.alloc(70000 + 16);
   const ADDR = 70000;
   const expected: Expected = { messages: [], events: [] };

@@ -15,7 +15,7 @@ import { moldPacket, moldHeartbeat, moldEndOfSession, testMessage, checkTestMess
 function setup() {
   const h = new History({ messages: 4096, bytes: 1 << 20 });
   let wakes = 0;
-  const stage = new FeedStage(h, new Map([[9000, 'moldudp64' as const]]), () => wakes++);
+  const stage = new FeedStage(h, new Map([[9000, 'moldudp64' as const]]), { dataWaiting: () => void wakes++ });
   const parser = new FrameParser();
   const send = (payload: Uint8Array, dstPort = 9000, srcIp = '10.0.0.1') => {
     const f = buildUdpFrame({ payload, dstPort, srcIp, dstIp: '10.0.0.2', srcPort: 41000 });
