@@ -31,6 +31,8 @@ export interface FeedOptions {
   queueBytes: number;
   /** For GetState: the interface, the port's mode, the ports received. */
   info(): { iface: string; mode: string; ports: number[] };
+  /** Say nothing when the gRPC server starts (the warm start's throwaway feed). */
+  quiet?: boolean;
 }
 
 /**
@@ -87,7 +89,7 @@ export class FeedComponent implements Component, FeedCore {
     this.timer = setInterval(() => this.flushAll(), TICK_MS);
     if (!this.server || !this.o.listen) return;
     const port = await this.server.start();
-    log.info(`feed: gRPC on ${grpcTarget({ host: this.o.listen.host, port })}${this.o.tls ? ' (TLS)' : ''}`);
+    if (!this.o.quiet) log.info(`feed: gRPC on ${grpcTarget({ host: this.o.listen.host, port })}${this.o.tls ? ' (TLS)' : ''}`);
   }
 
   /** The bound port (after start; 0 without gRPC). */

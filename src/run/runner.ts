@@ -23,7 +23,7 @@ import type { Forwarder } from '../forward/component.js';
 import { macBytes } from '../forward/table.js';
 import { interfaceMac } from '../forward/neighbours.js';
 import { createFeed } from '../feed/create.js';
-import { warmFeed } from './feed-warm.js';
+import { warmFeed, warmFeedWire } from './feed-warm.js';
 import { settleArrayBufferDetaching } from '../util/detach.js';
 import type { FeedComponent } from '../feed/component.js';
 import { NatsComponent } from '../nats/component.js';
@@ -165,7 +165,10 @@ export async function run(c: RunContext): Promise<void> {
       fail((e as Error).message);
     }
   }
-  const feedWarm = feed && opts.warm ? warmFeed({ ...opts.feed!, info: () => ({ iface: opts.iface, mode, ports: c.ports }) }) : undefined;
+  const feedInfo = () => ({ iface: opts.iface, mode, ports: c.ports });
+  const feedWarm = feed && opts.warm ? warmFeed({ ...opts.feed!, info: feedInfo }) : undefined;
+  // With gRPC, the stream's own path too (grpc-js, HTTP/2), over a loopback port of its own.
+  const feedWire = feedWarm && opts.feed!.listen ? await warmFeedWire({ ...opts.feed!, info: feedInfo }) : undefined;
   const srcMac = forwarder ? interfaceMac(opts.iface) : undefined;
   if (srcMac) macBytes(srcMac); // a bad MAC fails here, not in every thread
 
@@ -250,7 +253,8 @@ export async function run(c: RunContext): Promise<void> {
     log.info(
       `warm start: ${warm.frames} synthetic frames in ${warm.ms} ms` +
         (warm.optimized === undefined ? '' : warm.optimized ? ', hot path compiled' : `, not yet compiled: ${warm.cold?.join(', ')}`) +
-        (feedWarm ? `; feed: ${feedWarm.datagrams} datagrams in ${feedWarm.ms} ms` : ''),
+        (feedWarm ? `; feed: ${feedWarm.datagrams} datagrams in ${feedWarm.ms} ms` : '') +
+        (feedWire ? `, then ${feedWire.received} messages over loopback gRPC in ${feedWire.ms} ms` : ''),
     );
   }
 
@@ -332,7 +336,7 @@ export async function run(c: RunContext): Promise<void> {
     };
     for (const comp of components) Object.assign(result, comp.summary?.());
     if (feed) result.feed_overflows = totals(pool!.snapshots()).feedOverflows;
-    if (warm) result.warm = { ...warm, ...(feedWarm ? { feed: feedWarm } : {}) };
+    if (warm) result.warm = { ...warm, ...(feedWarm ? { feed: { ...feedWarm, ...(feedWire ? { wire: feedWire } : {}) } } : {}) };
     program?.close();
     log.info(`xsk stopping (${why})`);
     process.stdout.write(JSON.stringify(result) + '\n');

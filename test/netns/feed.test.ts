@@ -103,7 +103,9 @@ for (const mode of ['native', 'generic'] as const) {
       assert.equal(s.feed.messages, 20000);
       assert.equal(s.feed.moldudp64.packets, 2000);
       assert.equal(s.feed.moldudp64.gaps, 0);
-      assert.equal(s.feed.subscribers.total, 1);
+      assert.equal(s.feed.subscribers.total, 1, 'the warm start\'s loopback subscriber is not one of the feed\'s');
+      // The warm start served its own throwaway feed over loopback gRPC, and was read.
+      assert.ok(s.warm.feed.wire.received > 0, JSON.stringify(s.warm));
       // Kernel RX → written to the subscriber: one sample per message delivered, all sane.
       const l = s.latency.rx_to_feed;
       assert.equal(l.count, 20000, JSON.stringify(s.latency));
