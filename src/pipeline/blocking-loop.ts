@@ -6,11 +6,11 @@
  *   traffic   up to `batchesPerRound` batches back to back, then control() if it is due
  *   idle      keep polling the ring for `busyPollUs` (traffic often comes back within µs),
  *             politely: each empty round yields the CPU (sched_yield), and if that let another
- *             thread run for a while (a yield that took > 50 µs), the CPU is wanted elsewhere
- *             (unless the thread has its CPU to itself: `polite` off):
- *             stop spinning and park at once for the next 100 ms. A spinning thread that shares its core with a busy one
- *             (the main thread encoding the feed, say) would otherwise take half of it, and a
- *             parked one is woken ahead of it when a frame comes (CFS favours sleepers).
+ *             thread run for a while (a yield that took > 50 µs), the CPU is wanted elsewhere:
+ *             stop spinning and park at once for the next 100 ms (only while `polite`: not when
+ *             the thread has its CPU to itself). A spinning thread that shares its core with a
+ *             busy one (the main thread encoding the feed, say) would otherwise take half of it,
+ *             and a parked one is woken ahead of it when a frame comes (CFS favours sleepers).
  *   parked    poll() on the socket, blocking this thread: a frame that arrives wakes it with
  *             one kernel → thread wakeup. The timeout (`pollTimeoutMs`) bounds how late a
  *             control message (stop, new rules) is seen while nothing arrives.

@@ -22,37 +22,58 @@ export interface FeedWarmReport {
 
 const SESSION = Buffer.from('WARMUP    ');
 
-/** Run `datagrams` synthetic datagrams through a throwaway feed (bounded by `budgetMs`). */
-export function warmFeed(o: FeedOptions, datagrams = 60_000, budgetMs = 1500): FeedWarmReport {
-  const t0 = performance.now();
-  const feed = new FeedComponent({ ...o, historyMessages: 1 << 16, historyBytes: 8 << 20 });
-  const sink: BatchSink = { write: () => true, onDrain() {}, end() {}, fail() {} };
-  feed.subscribe({}, sink, 'warm');
-  const ingest = new FeedIngest(feed.stage, []);
-  const molds = [...o.decoders].filter(([, d]) => d === 'moldudp64').map(([p]) => p);
-  const raws = [...o.decoders].filter(([, d]) => d !== 'moldudp64').map(([p]) => p);
-  if (raws.length === 0) raws.push(9000);
-  // One buffer per record as the ring holds it: a 16-byte source address, then the payload.
-  const rec = Buffer.alloc(16 + 2048);
-  rec.set([10, 255, 0, 1], 0);
-  let n = 0;
-  let seq = 1;
-  while (n < datagrams && performance.now() - t0 < budgetMs) {
-    for (let i = 0; i < 64; i++, n++) {
+/**
+ * Synthetic datagrams for a throwaway feed, as the datapath's ring hands them over: MoldUDP64
+ * packets (4 messages) on the MoldUDP64 ports, every other datagram, and raw ones on the others.
+ */
+class SyntheticDatagrams {
+  private readonly ingest: FeedIngest;
+  private readonly molds: number[];
+  private readonly raws: number[];
+  /** One buffer per record as the ring holds it: a 16-byte source address, then the payload. */
+  private readonly rec = Buffer.alloc(16 + 2048);
+  private seq = 1;
+  /** Datagrams sent so far. */
+  n = 0;
+
+  constructor(feed: FeedComponent, decoders: FeedOptions['decoders']) {
+    this.ingest = new FeedIngest(feed.stage, []);
+    this.molds = [...decoders].filter(([, d]) => d === 'moldudp64').map(([p]) => p);
+    this.raws = [...decoders].filter(([, d]) => d !== 'moldudp64').map(([p]) => p);
+    if (this.raws.length === 0) this.raws.push(9000);
+    this.rec.set([10, 255, 0, 1], 0);
+  }
+
+  send(count: number): void {
+    const { ingest, molds, raws, rec } = this;
+    for (let i = 0; i < count; i++, this.n++) {
+      const n = this.n;
       const nowNs = performance.now() * 1e6;
       if (molds.length > 0 && (n & 1) === 0) {
-        const p = moldTestPacket(SESSION, seq, 4, 24);
-        seq += 4;
+        const p = moldTestPacket(SESSION, this.seq, 4, 24);
+        this.seq += 4;
         p.copy(rec, 16);
         ingest.record(rec, 16, p.length, nowNs, 4, 0, 40000, molds[n % molds.length]);
       } else {
         ingest.record(rec, 16, 64, nowNs, 4, 0, 40000, raws[n % raws.length]);
       }
     }
+  }
+}
+
+/** Run `datagrams` synthetic datagrams through a throwaway feed (bounded by `budgetMs`). */
+export function warmFeed(o: FeedOptions, datagrams = 60_000, budgetMs = 1500): FeedWarmReport {
+  const t0 = performance.now();
+  const feed = new FeedComponent({ ...o, historyMessages: 1 << 16, historyBytes: 8 << 20 });
+  const sink: BatchSink = { write: () => true, onDrain() {}, end() {}, fail() {} };
+  feed.subscribe({}, sink, 'warm');
+  const gen = new SyntheticDatagrams(feed, o.decoders);
+  while (gen.n < datagrams && performance.now() - t0 < budgetMs) {
+    gen.send(64);
     feed.flushNow();
   }
   void feed.stop();
-  return { ms: Math.round((performance.now() - t0) * 10) / 10, datagrams: n };
+  return { ms: Math.round((performance.now() - t0) * 10) / 10, datagrams: gen.n };
 }
 
 export interface FeedWireWarmReport extends FeedWarmReport {
@@ -78,28 +99,11 @@ export async function warmFeedWire(o: FeedOptions, ms = 300, rate = 100_000): Pr
       // cancelled at the end
     }
   })();
-  const ingest = new FeedIngest(feed.stage, []);
-  const molds = [...o.decoders].filter(([, d]) => d === 'moldudp64').map(([p]) => p);
-  const raws = [...o.decoders].filter(([, d]) => d !== 'moldudp64').map(([p]) => p);
-  if (raws.length === 0) raws.push(9000);
-  const rec = Buffer.alloc(16 + 2048);
-  rec.set([10, 255, 0, 1], 0);
-  let n = 0;
-  let seq = 1;
+  const gen = new SyntheticDatagrams(feed, o.decoders);
   // Every millisecond, a millisecond's worth of datagrams.
   const perTick = Math.max(1, Math.round(rate / 1000));
   while (performance.now() - t0 < ms) {
-    for (let i = 0; i < perTick; i++, n++) {
-      const nowNs = performance.now() * 1e6;
-      if (molds.length > 0 && (n & 1) === 0) {
-        const p = moldTestPacket(SESSION, seq, 4, 24);
-        seq += 4;
-        p.copy(rec, 16);
-        ingest.record(rec, 16, p.length, nowNs, 4, 0, 40000, molds[n % molds.length]);
-      } else {
-        ingest.record(rec, 16, 64, nowNs, 4, 0, 40000, raws[n % raws.length]);
-      }
-    }
+    gen.send(perTick);
     await new Promise((r) => setTimeout(r, 1));
   }
   // Let the subscriber read what is under way, then close everything.
@@ -109,5 +113,5 @@ export async function warmFeedWire(o: FeedOptions, ms = 300, rate = 100_000): Pr
   client.close();
   await feed.stop();
   await reading;
-  return { ms: Math.round((performance.now() - t0) * 10) / 10, datagrams: n, received };
+  return { ms: Math.round((performance.now() - t0) * 10) / 10, datagrams: gen.n, received };
 }

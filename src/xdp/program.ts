@@ -14,6 +14,7 @@ import { close } from '../sys/libc.js';
 import { SysError } from '../sys/errors.js';
 import * as bpf from '../sys/libbpf.js';
 import { silentLogger, type Logger } from '../util/logger.js';
+import { DEFAULT_LATENCY_SAMPLE } from './meta.js';
 
 export type AttachMode = 'native' | 'generic';
 
@@ -93,6 +94,8 @@ export class XdpProgram {
     private readonly countersFd: number,
     /** Where this program's warnings go (the CLI passes its logger; the library the caller's). */
     readonly logger: Logger,
+    /** 1 frame in N is stamped (0: none; undefined: unknown, an object of the caller's). */
+    private readonly stampEvery?: number,
   ) {}
 
   static load(objPath = objectPath(), o: LoadOptions = {}): XdpProgram {
@@ -101,7 +104,8 @@ export class XdpProgram {
     try {
       const ports = n.ports === null ? -1 : obj.mapFd(n.ports ?? 'ports');
       const counters = n.counters === null ? -1 : obj.mapFd(n.counters ?? 'counters');
-      return new XdpProgram(obj, obj.programFd(n.program ?? 'xsk_redirect'), obj.mapFd(n.xsks ?? 'xsks'), ports, counters, o.logger ?? silentLogger);
+      const stampEvery = o.stampEvery ?? (objPath === objectPath() ? DEFAULT_LATENCY_SAMPLE : undefined);
+      return new XdpProgram(obj, obj.programFd(n.program ?? 'xsk_redirect'), obj.mapFd(n.xsks ?? 'xsks'), ports, counters, o.logger ?? silentLogger, stampEvery);
     } catch (e) {
       obj.close();
       throw e;
@@ -216,20 +220,32 @@ export class XdpProgram {
     }
   }
 
-  counters(): ProgramCounters {
+  /**
+   * The counters, summed over CPUs, and `stamped` (xsk's own program): how many frames it gave a
+   * receive stamp. It stamps a frame when its CPU's count of redirects is a multiple of N, so
+   * each CPU stamps ceil(redirected / N) (less those whose metadata could not be made): a
+   * receiver that loses nothing reads exactly that many stamps.
+   */
+  counters(): ProgramCounters & { stamped?: number } {
     const key = Buffer.alloc(4);
     const vals = Buffer.alloc(8 * this.ncpus);
-    const out = { seen: 0, redirected: 0, passed: 0, meta_failed: 0 };
+    const out: ProgramCounters & { stamped?: number } = { seen: 0, redirected: 0, passed: 0, meta_failed: 0 };
     if (this.countersFd < 0) return out;
+    let stamped = 0;
     COUNTER_NAMES.forEach((name, i) => {
       key.writeUInt32LE(i);
       if (bpf.bpf_map_lookup_elem(this.countersFd, key, vals) < 0) return;
       let sum = 0;
-      for (let c = 0; c < this.ncpus; c++) sum += Number(vals.readBigUInt64LE(8 * c));
+      for (let c = 0; c < this.ncpus; c++) {
+        const v = Number(vals.readBigUInt64LE(8 * c));
+        sum += v;
+        if (name === 'redirected' && this.stampEvery) stamped += Math.ceil(v / this.stampEvery);
+      }
       out[name] = sum;
     });
     // xsk_redirect.c writes one counter a frame: seen is redirected + passed.
     if (out.seen === 0) out.seen = out.redirected + out.passed;
+    if (this.stampEvery !== undefined) out.stamped = Math.max(0, stamped - out.meta_failed);
     return out;
   }
 

@@ -192,6 +192,7 @@ describe('xsk_redirect verdicts (BPF_PROG_TEST_RUN)', () => {
     const p1 = XdpProgram.load(undefined, { stampEvery: 1 });
     try {
       assert.deepEqual(stampedFrames(p1, 3), [0, 1, 2]);
+      assert.equal(p1.counters().stamped, 3, 'the program\'s own count of its stamps');
     } finally {
       p1.close();
     }
@@ -201,7 +202,7 @@ describe('xsk_redirect verdicts (BPF_PROG_TEST_RUN)', () => {
     const p0 = XdpProgram.load(undefined, { stampEvery: 0 });
     try {
       assert.deepEqual(stampedFrames(p0, 5), []);
-      assert.deepEqual(p0.counters(), { seen: 5, redirected: 5, passed: 0, meta_failed: 0 });
+      assert.deepEqual(p0.counters(), { seen: 5, redirected: 5, passed: 0, meta_failed: 0, stamped: 0 });
     } finally {
       p0.close();
     }
