@@ -43,11 +43,6 @@ export class MoldTracker {
   packets = 0;
   heartbeats = 0;
   gaps = 0;
-
-  /** A session's name by index ('' for none): what the feed's encoders call (encode.ts SessionNames). */
-  sessionName(index: number): string {
-    return this.names[index] ?? '';
-  }
   gapMessages = 0;
   duplicates = 0;
   outOfOrder = 0;
@@ -58,6 +53,11 @@ export class MoldTracker {
   messages = 0;
 
   constructor(private readonly history: History) {}
+
+  /** A session's name by index ('' for none): what the feed's encoders call (encode.ts SessionNames). */
+  sessionName(index: number): string {
+    return this.names[index] ?? '';
+  }
 
   get sessionCount(): number {
     return this.names.length;

@@ -10,13 +10,9 @@ import { availableParallelism } from 'node:os';
 import koffi from 'koffi';
 import { SysError } from '../sys/errors.js';
 
-const setaffinity = koffi
-  .load('libc.so.6')
-  .func('int sched_setaffinity(int pid, size_t size, const void *mask)') as (pid: number, size: number, mask: Buffer) => number;
-
-const getaffinity = koffi
-  .load('libc.so.6')
-  .func('int sched_getaffinity(int pid, size_t size, _Out_ void *mask)') as (pid: number, size: number, mask: Buffer) => number;
+const libc = koffi.load('libc.so.6');
+const setaffinity = libc.func('int sched_setaffinity(int pid, size_t size, const void *mask)') as (pid: number, size: number, mask: Buffer) => number;
+const getaffinity = libc.func('int sched_getaffinity(int pid, size_t size, _Out_ void *mask)') as (pid: number, size: number, mask: Buffer) => number;
 
 function mask(cpus: number[]): Buffer {
   const m = Buffer.alloc(128); // cpu_set_t: 1024 bits

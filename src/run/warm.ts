@@ -133,8 +133,8 @@ export class Warmer {
       // The live loop's class, with control() after every round (it plays the kernel there)
       // and a poll() that never blocks (timeout 0; the simulated kernel makes the socket
       // readable): one busy-polls before it parks, the other parks at once, so waking with
-      // frames ready is compiled too, down to the poll() call.
-      // The busy-polling one finds every yield contended, so giving way is compiled too.
+      // frames ready is compiled too, down to the poll() call. The busy-polling one finds every
+      // yield contended, so giving way is compiled too.
       const common = { batchSize: o.cfg.batchSize, controlEveryMs: 0, pollTimeoutMs: 0, idleEveryMs: 0 };
       this.loops.push(new BlockingLoop(this.sim, this.target.handler, { ...common, busyPollUs: Math.min(o.cfg.busyPollUs, 50), polite: true, contendedYieldUs: 0 }));
       this.loops.push(new BlockingLoop(this.sim, this.target.handler, { ...common, busyPollUs: 0, polite: false }));
