@@ -49,26 +49,41 @@ export function varintSize(v: number): number {
 /** Write `v` as a varint at `pos`; returns the position after it. */
 export function writeVarint(b: Uint8Array, pos: number, v: number): number {
   if (v >= TWO_28) {
-    // The low 28 bits in 4 bytes, then the rest (below 2^36 for v below 2^64).
     const hi = Math.floor(v / TWO_28);
-    const lo = v - hi * TWO_28;
-    b[pos++] = (lo & 0x7f) | 0x80;
-    b[pos++] = ((lo >>> 7) & 0x7f) | 0x80;
-    b[pos++] = ((lo >>> 14) & 0x7f) | 0x80;
-    b[pos++] = ((lo >>> 21) & 0x7f) | 0x80;
-    v = hi;
-    while (v >= 0x80) {
-      b[pos++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    b[pos++] = v;
-    return pos;
+    return writeVarintSplit(b, pos, hi, v - hi * TWO_28);
   }
   while (v > 0x7f) {
     b[pos++] = (v & 0x7f) | 0x80;
     v >>>= 7;
   }
   b[pos++] = v;
+  return pos;
+}
+
+/*
+ * A large value (a time in ns, a sequence past 2^31) is passed to these as two small integers,
+ * hi × 2^28 + lo: V8 boxes a number outside the small-integer range (a heap allocation) for
+ * every call it is passed to and not inlined, and the encoder runs for every message.
+ */
+
+/** Bytes of hi × 2^28 + lo as a varint (lo below 2^28). */
+export function varintSizeSplit(hi: number, lo: number): number {
+  return hi === 0 ? varintSize(lo) : 4 + varintSize(hi);
+}
+
+/** Write hi × 2^28 + lo (lo below 2^28) as a varint at `pos`; returns the position after it. */
+export function writeVarintSplit(b: Uint8Array, pos: number, hi: number, lo: number): number {
+  if (hi === 0) return writeVarint(b, pos, lo);
+  // The low 28 bits in 4 bytes, then the rest (below 2^36 for a value below 2^64).
+  b[pos++] = (lo & 0x7f) | 0x80;
+  b[pos++] = ((lo >>> 7) & 0x7f) | 0x80;
+  b[pos++] = ((lo >>> 14) & 0x7f) | 0x80;
+  b[pos++] = ((lo >>> 21) & 0x7f) | 0x80;
+  while (hi >= 0x80) {
+    b[pos++] = (hi % 0x80) | 0x80;
+    hi = Math.floor(hi / 0x80);
+  }
+  b[pos++] = hi;
   return pos;
 }
 
@@ -121,20 +136,27 @@ export class BatchWriter {
   /** Add the message in history slot `slot`, server sequence `seq`. */
   message(h: History, slot: number, seq: number): void {
     const rxNs = h.rxNs[slot];
+    const rxHi = Math.floor(rxNs / TWO_28);
+    const rxLo = rxNs - rxHi * TWO_28;
+    const seqHi = Math.floor(seq / TWO_28);
+    const seqLo = seq - seqHi * TWO_28;
     const addrLen = h.family[slot] === 4 ? 4 : 16;
     const srcPort = h.srcPort[slot];
     const dstPort = h.dstPort[slot];
     const isMold = h.kind[slot] === Kind.Mold;
     const kind = isMold ? MessageKind.MOLDUDP64 : MessageKind.RAW;
     const len = h.length[slot];
-    let size = 1 + varintSize(seq) + 1 + varintSize(rxNs) + 2 + addrLen + 1 + varintSize(srcPort) + 1 + varintSize(dstPort) + 2 + 1 + varintSize(len) + len;
+    let size = 1 + varintSizeSplit(seqHi, seqLo) + 1 + varintSizeSplit(rxHi, rxLo) + 2 + addrLen + 1 + varintSize(srcPort) + 1 + varintSize(dstPort) + 2 + 1 + varintSize(len) + len;
     let session = EMPTY;
-    let moldSeq = 0;
+    let moldHi = 0;
+    let moldLo = 0;
     let moldSize = 0;
     if (isMold) {
       session = this.session(h.session[slot]);
-      moldSeq = h.moldSeq[slot];
-      moldSize = 1 + varintSize(session.length) + session.length + 1 + varintSize(moldSeq);
+      const moldSeq = h.moldSeq[slot];
+      moldHi = Math.floor(moldSeq / TWO_28);
+      moldLo = moldSeq - moldHi * TWO_28;
+      moldSize = 1 + varintSize(session.length) + session.length + 1 + varintSizeSplit(moldHi, moldLo);
       size += 1 + varintSize(moldSize) + moldSize;
     }
     this.ensure(1 + varintSize(size) + size);
@@ -143,9 +165,9 @@ export class BatchWriter {
     b[p++] = 0x0a; // FeedBatch.messages
     p = writeVarint(b, p, size);
     b[p++] = 0x08; // sequence
-    p = writeVarint(b, p, seq);
+    p = writeVarintSplit(b, p, seqHi, seqLo);
     b[p++] = 0x10; // receive_time_ns
-    p = writeVarint(b, p, rxNs);
+    p = writeVarintSplit(b, p, rxHi, rxLo);
     b[p++] = 0x1a; // source_address
     b[p++] = addrLen;
     const a = slot * 16;
@@ -176,7 +198,7 @@ export class BatchWriter {
       for (let i = 0; i < session.length; i++) b[p + i] = session[i];
       p += session.length;
       b[p++] = 0x10; // sequence
-      p = writeVarint(b, p, moldSeq);
+      p = writeVarintSplit(b, p, moldHi, moldLo);
     }
     this.pos = p;
     this.messages++;

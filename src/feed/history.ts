@@ -10,6 +10,7 @@
  * Status events that belong in the stream (a MoldUDP64 gap, an end of session) go into a
  * small ring of their own, each marked with the sequence of the message it comes before.
  */
+import type { Datagram } from '../frame/datagram.js';
 
 export const enum Kind {
   Raw = 1,
@@ -114,23 +115,13 @@ export class History {
   }
 
   /**
-   * Append one message: `len` payload bytes copied from `src[srcOff...]`, the source address
-   * from `src[addrOff...]` (4 bytes when `family` is 4, else 16). Hot path: no allocation.
-   * Returns the message's sequence number.
+   * Append one message: `len` payload bytes copied from `src[srcOff...]`, and from datagram `p`
+   * its receive time, ports and source address (`src[p.srcAddrOffset...]`: 4 bytes when
+   * `p.ipVersion` is 4, else 16). Hot path: no allocation. Returns the message's sequence number.
    */
-  append(
-    src: Uint8Array,
-    srcOff: number,
-    len: number,
-    rxNs: number,
-    family: number,
-    addrOff: number,
-    srcPort: number,
-    dstPort: number,
-    kind: number,
-    session: number,
-    moldSeq: number,
-  ): number {
+  append(src: Uint8Array, srcOff: number, len: number, p: Datagram, kind: number, session: number, moldSeq: number): number {
+    const family = p.ipVersion;
+    const addrOff = p.srcAddrOffset;
     const pos = this.reserve(len);
     copyBytes(src, srcOff, this.data, pos, len);
     const s = this.writeSlot;
@@ -145,12 +136,12 @@ export class History {
       for (let i = 0; i < 16; i++) addr[a + i] = src[addrOff + i];
     }
     this.family[s] = family;
-    this.rxNs[s] = rxNs;
+    this.rxNs[s] = p.rxNs;
     this.dataOff[s] = pos;
     this.length[s] = len;
     this.cumBytes[s] = this.totalBytes;
-    this.srcPort[s] = srcPort;
-    this.dstPort[s] = dstPort;
+    this.srcPort[s] = p.srcPort;
+    this.dstPort[s] = p.dstPort;
     this.kind[s] = kind;
     this.session[s] = session;
     this.moldSeq[s] = moldSeq;

@@ -71,7 +71,7 @@ export class MoldTracker {
   }
 
   /** Decode the MoldUDP64 packet in `buf[off, off+len)` (a UDP payload) into the history. */
-  packet(buf: Uint8Array, off: number, len: number, p: Datagram, rxNs: number): void {
+  packet(buf: Uint8Array, off: number, len: number, p: Datagram): void {
     if (len < MOLD_HEADER) {
       this.malformed++;
       return;
@@ -93,12 +93,12 @@ export class MoldTracker {
         this.known[s] = 1;
         this.expected[s] = first;
       } else if (first > this.expected[s]) {
-        this.gap(s, p.dstPort, first, rxNs);
+        this.gap(s, p.dstPort, first, p.rxNs);
       }
       if (count === MOLD_END_OF_SESSION && this.ended[s] === 0) {
         this.ended[s] = 1;
         this.endOfSession++;
-        this.history.event(EventType.EndOfSession, rxNs, s, p.dstPort, this.expected[s], 0);
+        this.history.event(EventType.EndOfSession, p.rxNs, s, p.dstPort, this.expected[s], 0);
       }
       return;
     }
@@ -125,7 +125,7 @@ export class MoldTracker {
       const e = this.expected[s];
       let deliver = true;
       if (m >= e) {
-        if (m > e) this.gap(s, p.dstPort, m, rxNs);
+        if (m > e) this.gap(s, p.dstPort, m, p.rxNs);
         this.expected[s] = m + 1;
       } else if (this.fill(s, m)) {
         this.outOfOrder++;
@@ -134,7 +134,7 @@ export class MoldTracker {
         deliver = false;
       }
       if (deliver) {
-        h.append(buf, pos, mlen, rxNs, p.ipVersion, p.srcAddrOffset, p.srcPort, p.dstPort, Kind.Mold, s, m);
+        h.append(buf, pos, mlen, p, Kind.Mold, s, m);
         this.messages++;
       }
       pos += mlen;

@@ -41,14 +41,14 @@ export class FeedStage implements Stage {
     return this.rawMessages + this.mold.messages;
   }
 
-  datagram(buf: Uint8Array, _off: number, _len: number, p: Datagram, rxNs: number): typeof NEXT {
+  datagram(buf: Uint8Array, _off: number, _len: number, p: Datagram): typeof NEXT {
     this.datagrams++;
     const len = p.payloadLength;
     this.payloadBytes += len;
     if (this.decoder[p.dstPort] === MOLD) {
-      this.mold.packet(buf, p.payloadOffset, len, p, rxNs);
+      this.mold.packet(buf, p.payloadOffset, len, p);
     } else {
-      this.history.append(buf, p.payloadOffset, len, rxNs, p.ipVersion, p.srcAddrOffset, p.srcPort, p.dstPort, Kind.Raw, NO_SESSION, 0);
+      this.history.append(buf, p.payloadOffset, len, p, Kind.Raw, NO_SESSION, 0);
       this.rawMessages++;
     }
     if (!this.pending) {

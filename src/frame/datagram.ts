@@ -19,4 +19,10 @@ export interface Datagram {
   readonly udpLength: number;
   /** IPv4 TTL or IPv6 hop limit. */
   readonly ttl: number;
+  /**
+   * When the frame was received, CLOCK_MONOTONIC ns: the kernel's stamp where the port has one,
+   * else the batch's time. A field, not an argument: a time in ns is no small integer, and V8
+   * boxes such a number (a heap allocation) for every call it is passed to and not inlined.
+   */
+  readonly rxNs: number;
 }

@@ -113,6 +113,12 @@ export class FrameParser {
   /** Absolute offset and length of the UDP payload (length from the UDP header). */
   payloadOffset = 0;
   payloadLength = 0;
+  /**
+   * The receive time (Datagram.rxNs), set by whoever hands this view to a stage (the pipeline,
+   * the feed ring's reader); parse() leaves it alone. NaN until set, which also makes V8 hold it
+   * as a double from the start (stores then write in place: no allocation).
+   */
+  rxNs = NaN;
 
   constructor(options: FrameParserOptions = {}) {
     this.verifyUdpChecksum = options.verifyUdpChecksum === true;

@@ -60,9 +60,10 @@ export class Pipeline implements FrameHandler {
     }
     this.datagrams++;
     this.payloadBytes += p.payloadLength;
+    p.rxNs = rxNs;
     const stages = this.stages;
     for (let i = 0; i < stages.length; i++) {
-      const v = stages[i].datagram(buf, off, len, p, rxNs);
+      const v = stages[i].datagram(buf, off, len, p);
       if (v !== NEXT) {
         if (v === Verdict.Transmit && timed && lat !== undefined && this.txCount < this.txTimes.length) this.txTimes[this.txCount++] = rxNs;
         return v;

@@ -22,10 +22,10 @@ export const NEXT = -1;
 
 export interface Stage {
   /**
-   * `buf[off, off+len)` is the whole frame; `p` has parsed it; `rxNs` is when it was received
+   * `buf[off, off+len)` is the whole frame; `p` has parsed it; `p.rxNs` is when it was received
    * (CLOCK_MONOTONIC ns: the kernel's stamp where the port has one, else the batch's time).
    */
-  datagram(buf: Uint8Array, off: number, len: number, p: Datagram, rxNs: number): Verdict | typeof NEXT;
+  datagram(buf: Uint8Array, off: number, len: number, p: Datagram): Verdict | typeof NEXT;
   /** After each batch of frames (to publish what the batch produced in one go). */
   endBatch?(): void;
 }

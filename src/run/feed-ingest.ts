@@ -2,16 +2,16 @@
  * The main thread's side of the workers' feed rings: woken by the rings' doorbell when a worker
  * publishes (and once more at the end), it drains each queue's ring into the feed, in one place,
  * so the feed's sequence numbers are global and contiguous across queues. While records keep
- * coming it drains once per event-loop turn; it parks on the doorbell only when all are empty. Records are handed to the feed's own stage through
- * a parser whose fields are set from the record (the stage reads only those fields).
+ * coming it drains once per event-loop turn; it parks on the doorbell only when all are empty.
+ * Records are handed to the feed's own stage as the ring reader's view of them (the stage reads
+ * only the fields the reader sets).
  */
-import { FrameParser } from '../frame/parse.js';
+import type { Datagram } from '../frame/datagram.js';
 import type { FeedStage } from '../feed/stage.js';
 import { Doorbell, FeedRingReader, type FeedRecordSink, type FeedRingBuffers } from './feed-ring.js';
 
 export class FeedIngest implements FeedRecordSink {
   private readonly readers: FeedRingReader[];
-  private readonly p = new FrameParser();
   private readonly bell?: Doorbell;
   private running = false;
   records = 0;
@@ -65,15 +65,8 @@ export class FeedIngest implements FeedRecordSink {
     return n;
   }
 
-  record(data: Uint8Array, off: number, len: number, rxNs: number, family: number, addrOff: number, srcPort: number, dstPort: number): void {
-    const p = this.p;
-    p.ipVersion = family;
-    p.srcAddrOffset = addrOff;
-    p.srcPort = srcPort;
-    p.dstPort = dstPort;
-    p.payloadOffset = off;
-    p.payloadLength = len;
+  record(data: Uint8Array, p: Datagram): void {
     this.records++;
-    this.stage.datagram(data, off, len, p, rxNs);
+    this.stage.datagram(data, p.payloadOffset, p.payloadLength, p);
   }
 }

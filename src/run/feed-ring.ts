@@ -23,6 +23,8 @@
  * so a commit costs one Atomics.load while the reader is busy, and a notify only when it sleeps.
  */
 import { copyBytes } from '../feed/history.js';
+import type { Datagram } from '../frame/datagram.js';
+import { FrameParser } from '../frame/parse.js';
 
 export const HEADER = 32;
 const SKIP = 0xffff;
@@ -66,8 +68,12 @@ export class FeedRingWriter {
     this.tail = Atomics.load(this.ctrl, 1);
   }
 
-  /** Copy one datagram in; false (and counted) when the ring is full. Publish with commit(). */
-  write(src: Uint8Array, off: number, len: number, rxNs: number, family: number, addrOff: number, srcPort: number, dstPort: number): boolean {
+  /**
+   * Copy datagram `p` of frame `src` in (its payload, ports, family, source address, rxNs); false
+   * (and counted) when the ring is full. Publish with commit().
+   */
+  write(src: Uint8Array, p: Datagram): boolean {
+    const len = p.payloadLength;
     const need = align8(HEADER + len);
     let pos = this.head % this.size;
     const tailRoom = this.size - pos;
@@ -88,6 +94,9 @@ export class FeedRingWriter {
       this.head = (this.head + tailRoom) & MASK;
       pos = 0;
     }
+    const srcPort = p.srcPort;
+    const dstPort = p.dstPort;
+    const family = p.ipVersion;
     d[pos] = len & 0xff;
     d[pos + 1] = len >> 8;
     d[pos + 2] = srcPort & 0xff;
@@ -96,10 +105,11 @@ export class FeedRingWriter {
     d[pos + 5] = dstPort >> 8;
     d[pos + 6] = family;
     d[pos + 7] = 0;
-    this.f64[(pos + 8) >> 3] = rxNs;
+    this.f64[(pos + 8) >> 3] = p.rxNs;
     const alen = family === 4 ? 4 : 16;
+    const addrOff = p.srcAddrOffset;
     for (let i = 0; i < alen; i++) d[pos + 16 + i] = src[addrOff + i];
-    copyBytes(src, off, d, pos + HEADER, len);
+    copyBytes(src, p.payloadOffset, d, pos + HEADER, len);
     this.head = (this.head + need) & MASK;
     return true;
   }
@@ -116,8 +126,12 @@ export class FeedRingWriter {
 }
 
 export interface FeedRecordSink {
-  /** `data[off, off+len)` is the payload; the source address is at `addrOff`. */
-  record(data: Uint8Array, off: number, len: number, rxNs: number, family: number, addrOff: number, srcPort: number, dstPort: number): void;
+  /**
+   * One record: `p` is the reader's view of it (a FrameParser whose payload, address, port,
+   * family and rxNs fields were set from the record; offsets into `data`, the ring's bytes).
+   * Valid only during the call.
+   */
+  record(data: Uint8Array, p: Datagram): void;
 }
 
 export class FeedRingReader {
@@ -126,6 +140,11 @@ export class FeedRingReader {
   private readonly f64: Float64Array;
   private readonly size: number;
   private tail: number;
+  /**
+   * What each record is handed over as: a FrameParser, so that the feed's stage sees one kind of
+   * object whether a ring feeds it or a port does (one shape for V8 to compile for).
+   */
+  private readonly view = new FrameParser();
 
   constructor(b: FeedRingBuffers) {
     this.ctrl = new Int32Array(b.ctrl);
@@ -147,9 +166,15 @@ export class FeedRingReader {
         this.tail = (this.tail + (this.size - pos)) & MASK;
         continue;
       }
-      const srcPort = d[pos + 2] | (d[pos + 3] << 8);
-      const dstPort = d[pos + 4] | (d[pos + 5] << 8);
-      sink.record(d, pos + HEADER, len, this.f64[(pos + 8) >> 3], d[pos + 6], pos + 16, srcPort, dstPort);
+      const v = this.view;
+      v.srcPort = d[pos + 2] | (d[pos + 3] << 8);
+      v.dstPort = d[pos + 4] | (d[pos + 5] << 8);
+      v.ipVersion = d[pos + 6];
+      v.rxNs = this.f64[(pos + 8) >> 3];
+      v.srcAddrOffset = pos + 16;
+      v.payloadOffset = pos + HEADER;
+      v.payloadLength = len;
+      sink.record(d, v);
       this.tail = (this.tail + align8(HEADER + len)) & MASK;
       n++;
     }

@@ -16,8 +16,8 @@ export class FeedTapStage implements Stage {
     this.writer = new FeedRingWriter(ring);
   }
 
-  datagram(buf: Uint8Array, _off: number, _len: number, p: Datagram, rxNs: number): typeof NEXT {
-    this.writer.write(buf, p.payloadOffset, p.payloadLength, rxNs, p.ipVersion, p.srcAddrOffset, p.srcPort, p.dstPort);
+  datagram(buf: Uint8Array, _off: number, _len: number, p: Datagram): typeof NEXT {
+    this.writer.write(buf, p);
     this.dirty = true;
     return NEXT;
   }

@@ -12,7 +12,7 @@
 import { FeedComponent, type FeedOptions } from '../feed/component.js';
 import type { BatchSink } from '../feed/subscriber.js';
 import { moldTestPacket } from '../feed/mold-packet.js';
-import { FeedIngest } from './feed-ingest.js';
+import { FeedInjector } from './feed-inject.js';
 import { FeedClient } from '../feed/client.js';
 
 export interface FeedWarmReport {
@@ -23,11 +23,11 @@ export interface FeedWarmReport {
 const SESSION = Buffer.from('WARMUP    ');
 
 /**
- * Synthetic datagrams for a throwaway feed, as the datapath's ring hands them over: MoldUDP64
+ * Synthetic datagrams for a throwaway feed, through a ring as the datapath hands them over: MoldUDP64
  * packets (4 messages) on the MoldUDP64 ports, every other datagram, and raw ones on the others.
  */
 class SyntheticDatagrams {
-  private readonly ingest: FeedIngest;
+  private readonly ingest: FeedInjector;
   private readonly molds: number[];
   private readonly raws: number[];
   /** One buffer per record as the ring holds it: a 16-byte source address, then the payload. */
@@ -37,7 +37,7 @@ class SyntheticDatagrams {
   n = 0;
 
   constructor(feed: FeedComponent, decoders: FeedOptions['decoders']) {
-    this.ingest = new FeedIngest(feed.stage, []);
+    this.ingest = new FeedInjector(feed.stage);
     this.molds = [...decoders].filter(([, d]) => d === 'moldudp64').map(([p]) => p);
     this.raws = [...decoders].filter(([, d]) => d !== 'moldudp64').map(([p]) => p);
     if (this.raws.length === 0) this.raws.push(9000);
@@ -53,11 +53,12 @@ class SyntheticDatagrams {
         const p = moldTestPacket(SESSION, this.seq, 4, 24);
         this.seq += 4;
         p.copy(rec, 16);
-        ingest.record(rec, 16, p.length, nowNs, 4, 0, 40000, molds[n % molds.length]);
+        ingest.put(rec, 16, p.length, nowNs, 4, 0, 40000, molds[n % molds.length]);
       } else {
-        ingest.record(rec, 16, 64, nowNs, 4, 0, 40000, raws[n % raws.length]);
+        ingest.put(rec, 16, 64, nowNs, 4, 0, 40000, raws[n % raws.length]);
       }
     }
+    ingest.flush();
   }
 }
 

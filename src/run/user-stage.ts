@@ -37,6 +37,11 @@ export async function loadStageFactories(urls: readonly string[] | undefined): P
 /** Check a stage the factory made (an object with a datagram() method). */
 export function checkStage(url: string, stage: unknown): void {
   if (typeof (stage as { datagram?: unknown })?.datagram !== 'function') {
-    throw new Error(`--stage ${url}: the factory returned no Stage (an object with datagram(buf, off, len, p, rxNs))`);
+    throw new Error(`--stage ${url}: the factory returned no Stage (an object with datagram(buf, off, len, p))`);
+  }
+  // Up to 0.1 a stage was given the receive time as a fifth argument; it is p.rxNs now. A stage
+  // written for that would read undefined: refuse it rather than let it run wrong.
+  if ((stage as { datagram: (...a: unknown[]) => unknown }).datagram.length > 4) {
+    throw new Error(`--stage ${url}: datagram() declares more than 4 parameters; it is called as datagram(buf, off, len, p), and the receive time is p.rxNs`);
   }
 }

@@ -18,6 +18,7 @@ import { collectGarbage } from '../../src/util/gc.js';
 import { Warmer, syntheticFrames, isOptimized } from '../../src/run/warm.js';
 import { createFeedRing, Doorbell, FeedRingReader, FeedRingWriter } from '../../src/run/feed-ring.js';
 import type { WorkerConfig } from '../../src/run/protocol.js';
+import { datagramView } from '../helpers/frames.js';
 
 /** A port that hands out a script of batch sizes, then nothing; waitSync returns at once. */
 function scriptedPort(script: number[]): Port & { waits: number } {
@@ -172,7 +173,7 @@ describe('feed ring doorbell', () => {
     void p!.then(() => (woke = true));
     await new Promise((res) => setTimeout(res, 20));
     assert.equal(woke, false);
-    w.write(new Uint8Array(64), 0, 32, 1, 4, 32, 1, 2);
+    w.write(new Uint8Array(64), datagramView({ payloadOffset: 0, payloadLength: 32, rxNs: 1, ipVersion: 4, srcAddrOffset: 32, srcPort: 1, dstPort: 2 }));
     w.commit();
     const t0 = performance.now();
     await p;
@@ -183,7 +184,7 @@ describe('feed ring doorbell', () => {
     // Not parked: a commit rings nothing (the count stays).
     const before = bell.arm();
     bell.disarm();
-    w.write(new Uint8Array(64), 0, 32, 1, 4, 32, 1, 2);
+    w.write(new Uint8Array(64), datagramView({ payloadOffset: 0, payloadLength: 32, rxNs: 1, ipVersion: 4, srcAddrOffset: 32, srcPort: 1, dstPort: 2 }));
     w.commit();
     assert.equal(bell.arm(), before);
   });

@@ -14,6 +14,7 @@ import { History, Kind, NO_SESSION } from '../../src/feed/history.js';
 import { BatchWriter, varintSize, writeVarint, type EventObject } from '../../src/feed/encode.js';
 import { BatchView, decodeFeedBatch, fromProtobufjs } from '../../src/feed/decode.js';
 import { decodeBatch, encodeBatch, MessageKind, PROTO_PATH } from '../../src/feed/proto.js';
+import { datagramView } from '../helpers/frames.js';
 
 const FeedBatch = protobuf.loadSync(PROTO_PATH).lookupType('xsk.feed.v1.FeedBatch');
 const decode = (b: Uint8Array) => FeedBatch.toObject(FeedBatch.decode(b), { longs: Number, enums: Number, bytes: Array, defaults: true, oneofs: true });
@@ -91,7 +92,8 @@ function randomBatch(seed: number) {
     const srcPort = r.int(65536);
     const dstPort = r.int(65536);
     const seq = r.next() < 0.5 ? h.next : 2 ** 32 + r.u53() / 2; // also above 2^32
-    const got = h.append(src, 0, len, rxNs, family, ADDR, srcPort, dstPort, mold ? Kind.Mold : Kind.Raw, session, moldSeq);
+    const view = datagramView({ payloadOffset: 0, payloadLength: len, rxNs, ipVersion: family, srcAddrOffset: ADDR, srcPort, dstPort });
+    const got = h.append(src, 0, len, view, mold ? Kind.Mold : Kind.Raw, session, moldSeq);
     w.message(h, h.slot(got), seq);
     const payload = [...src.subarray(0, len)];
     const sourceAddress = [...src.subarray(ADDR, ADDR + (family === 4 ? 4 : 16))];

@@ -63,7 +63,8 @@ function makeFeed(over: Partial<ConstructorParameters<typeof FeedComponent>[0]> 
 function send(feed: FeedComponent, payload: Uint8Array, dstPort = 9000, srcIp = '10.0.0.1'): void {
   const f = buildUdpFrame({ payload, dstPort, srcIp, dstIp: '10.0.0.2', srcPort: 41000 });
   assert.equal(parser.parse(f, 0, f.length), -1);
-  feed.stage.datagram(f, 0, f.length, parser, 1e12);
+  parser.rxNs = 1e12;
+  feed.stage.datagram(f, 0, f.length, parser);
 }
 
 function moldPkt(seq: number, n: number, session = 'S1', size = 24): Buffer {

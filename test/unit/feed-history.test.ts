@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { History, Kind, NO_SESSION, EventType } from '../../src/feed/history.js';
 import { mulberry32 } from '../helpers/prng.js';
+import { datagramView } from '../helpers/frames.js';
 
 function payloadOf(seq: number, len: number): Buffer {
   const b = Buffer.alloc(len);
@@ -13,7 +14,8 @@ function payloadOf(seq: number, len: number): Buffer {
 function append(h: History, seq: number, len: number, rxNs = seq * 1000): number {
   // Source address 10.0.0.<seq & 0xff> in front of the payload, as a frame would have it.
   const src = Buffer.concat([Buffer.from([10, 0, 0, seq & 0xff]), payloadOf(seq, len)]);
-  return h.append(src, 4, len, rxNs, 4, 0, 40000 + (seq % 100), 9000, Kind.Raw, NO_SESSION, 0);
+  const p = datagramView({ payloadOffset: 4, payloadLength: len, rxNs, ipVersion: 4, srcAddrOffset: 0, srcPort: 40000 + (seq % 100), dstPort: 9000 });
+  return h.append(src, 4, len, p, Kind.Raw, NO_SESSION, 0);
 }
 
 function check(h: History, seq: number, len: number): void {

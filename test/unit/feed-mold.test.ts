@@ -20,7 +20,8 @@ function setup() {
   const send = (payload: Uint8Array, dstPort = 9000, srcIp = '10.0.0.1') => {
     const f = buildUdpFrame({ payload, dstPort, srcIp, dstIp: '10.0.0.2', srcPort: 41000 });
     assert.equal(parser.parse(f, 0, f.length), -1);
-    assert.equal(stage.datagram(f, 0, f.length, parser, 123456789), NEXT);
+    parser.rxNs = 123456789;
+    assert.equal(stage.datagram(f, 0, f.length, parser), NEXT);
   };
   /** Packet of `n` test messages starting at `seq`. */
   const pkt = (session: string, seq: number, n: number, size = 24) =>

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { createFeedRing, FeedRingReader, FeedRingWriter, type FeedRecordSink } from '../../src/run/feed-ring.js';
 import { mulberry32 } from '../helpers/prng.js';
+import { datagramView } from '../helpers/frames.js';
 
 interface Rec { payload: number[]; rxNs: number; family: number; addr: number[]; srcPort: number; dstPort: number }
 
@@ -11,7 +12,8 @@ function collector(): FeedRecordSink & { got: Rec[] } {
   const got: Rec[] = [];
   return {
     got,
-    record(d, off, len, rxNs, family, addrOff, srcPort, dstPort) {
+    record(d, p) {
+      const { payloadOffset: off, payloadLength: len, rxNs, ipVersion: family, srcAddrOffset: addrOff, srcPort, dstPort } = p;
       got.push({ payload: [...d.subarray(off, off + len)], rxNs, family, addr: [...d.subarray(addrOff, addrOff + (family === 4 ? 4 : 16))], srcPort, dstPort });
     },
   };
@@ -32,7 +34,8 @@ describe('feed ring', () => {
         const src = Uint8Array.from({ length: 64 + len }, () => (rnd() * 256) | 0);
         const family = rnd() < 0.5 ? 4 : 6;
         const rec: Rec = { payload: [...src.subarray(40, 40 + len)], rxNs: round * 1e6 + k + 0.5, family, addr: [...src.subarray(0, family === 4 ? 4 : 16)], srcPort: (rnd() * 65536) | 0, dstPort: 9000 + k };
-        if (w.write(src, 40, len, rec.rxNs, family, 0, rec.srcPort, rec.dstPort)) sent.push(rec);
+        const view = datagramView({ payloadOffset: 40, payloadLength: len, rxNs: rec.rxNs, ipVersion: family, srcAddrOffset: 0, srcPort: rec.srcPort, dstPort: rec.dstPort });
+        if (w.write(src, view)) sent.push(rec);
       }
       w.commit();
       if (rnd() < 0.7) r.drain(sink);
@@ -49,13 +52,14 @@ describe('feed ring', () => {
     const r = new FeedRingReader(b);
     const src = new Uint8Array(200).fill(7);
     let ok = 0;
-    for (let i = 0; i < 20; i++) if (w.write(src, 0, 100, i, 4, 0, 1, 2)) ok++;
+    const view = (rxNs: number) => datagramView({ payloadOffset: 0, payloadLength: 100, rxNs, ipVersion: 4, srcAddrOffset: 0, srcPort: 1, dstPort: 2 });
+    for (let i = 0; i < 20; i++) if (w.write(src, view(i))) ok++;
     w.commit();
     assert.ok(ok > 0 && ok < 20);
     assert.equal(w.overflows, 20 - ok);
     const sink = collector();
     assert.equal(r.drain(sink), ok);
-    assert.ok(w.write(src, 0, 100, 99, 4, 0, 1, 2));
+    assert.ok(w.write(src, view(99)));
   });
 
   it('works between a worker thread and this one', async () => {
@@ -68,9 +72,11 @@ describe('feed ring', () => {
         const w = new FeedRingWriter(workerData);
         const src = new Uint8Array(64);
         let written = 0;
+        const view = { payloadOffset: 0, payloadLength: 48, rxNs: 0, ipVersion: 4, srcAddrOffset: 60, srcPort: 1, dstPort: 2 };
         for (let seq = 0; seq < workerData.count; ) {
           src[0] = seq & 0xff; src[1] = (seq >> 8) & 0xff; src[2] = (seq >> 16) & 0xff;
-          if (w.write(src, 0, 48, seq, 4, 60, 1, 2)) { seq++; written++; if ((seq & 63) === 0) w.commit(); }
+          view.rxNs = seq;
+          if (w.write(src, view)) { seq++; written++; if ((seq & 63) === 0) w.commit(); }
           else w.commit();
         }
         w.commit();
@@ -82,12 +88,12 @@ describe('feed ring', () => {
     let lastSeq = -1;
     let ordered = true;
     const sink: FeedRecordSink = {
-      record(d, off, len, rxNs) {
+      record(d, p) {
+        const off = p.payloadOffset;
         const seq = d[off] | (d[off + 1] << 8) | (d[off + 2] << 16);
-        if (seq !== lastSeq + 1 || rxNs !== seq) ordered = false;
+        if (seq !== lastSeq + 1 || p.rxNs !== seq || p.payloadLength !== 48) ordered = false;
         lastSeq = seq;
         n++;
-        void len;
       },
     };
     const done = new Promise<number>((resolve) => worker.on('message', (m) => resolve(m as number)));

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { FeedComponent } from '../../src/feed/component.js';
-import { FeedIngest } from '../../src/run/feed-ingest.js';
+import { FeedInjector } from '../../src/run/feed-inject.js';
 import { NatsComponent } from '../../src/nats/component.js';
 import type { NatsFlags } from '../../src/nats/flags.js';
 import { ensureStream, covers } from '../../src/nats/stream.js';
@@ -31,21 +31,23 @@ function flags(server: NatsServer, stream: string, extra: Partial<NatsFlags> = {
 /** A feed (no gRPC) and a way to put datagrams into it as the datapath's ring would. */
 function makeFeed(decoders: Map<number, 'raw' | 'moldudp64'> = new Map(), history = 1 << 16) {
   const feed = new FeedComponent({ decoders, historyMessages: history, historyBytes: 16 << 20, queueMessages: 1024, queueBytes: 1 << 20, info: () => ({ iface: 't', mode: 'test', ports: [9000] }) });
-  const ingest = new FeedIngest(feed.stage, []);
+  const ingest = new FeedInjector(feed.stage);
   const rec = Buffer.alloc(16 + 2048);
   rec.set([10, 199, 0, 1], 0);
   let n = 0;
   const raw = (count: number, port = 9000) => {
     for (let i = 0; i < count; i++, n++) {
       rec.writeUInt32BE(n, 16);
-      ingest.record(rec, 16, 32, clock.now(), 4, 0, 40000, port);
+      ingest.put(rec, 16, 32, clock.now(), 4, 0, 40000, port);
     }
+    ingest.flush();
     feed.flushNow();
   };
   const mold = (first: number, count: number, port = 9100) => {
     const p = moldTestPacket(Buffer.from('SESSION001'), first, count, 20);
     p.copy(rec, 16);
-    ingest.record(rec, 16, p.length, clock.now(), 4, 0, 40000, port);
+    ingest.put(rec, 16, p.length, clock.now(), 4, 0, 40000, port);
+    ingest.flush();
     feed.flushNow();
   };
   return { feed, raw, mold };
