@@ -102,6 +102,8 @@ const ratios: Record<string, number | undefined> = {
   'xsk rx native / C rxdrop native': ratio('xsk rx native', 'C rxdrop native'),
   'xsk rx native / C minimal native': ratio('xsk rx native', 'C minimal native'),
   'xsk rx native no-latency / C minimal native': ratio('xsk rx native no-latency', 'C minimal native'),
+  'xsk rx native cpus1 / C minimal native': ratio('xsk rx native cpus1', 'C minimal native'),
+  'xsk rx native no-latency cpus1 / C minimal native': ratio('xsk rx native no-latency cpus1', 'C minimal native'),
   'xsk rx generic / C rxdrop generic': ratio('xsk rx generic', 'C rxdrop generic'),
   'xsk forward native / C l2fwd native': ratio('xsk forward native', 'C l2fwd native'),
   'xsk raw rx / node dgram rx': ratio('xsk raw rx', 'node dgram rx'),

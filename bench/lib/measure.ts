@@ -48,11 +48,12 @@ export interface CaseResult {
 }
 
 /**
- * Pin the receiver to CPU 1, run the generator, then ask `handled()` (which may stop the
+ * Pin the receiver to CPU 1 (every thread of it; `pinAll` false: leave its threads where it put
+ * them, as xsk --cpus 1 does), run the generator, then ask `handled()` (which may stop the
  * receiver to read its summary) how many frames it dealt with.
  */
-export async function measure(sb: Sandbox, receiverPid: number, port: number, count: number, handled: () => Promise<number>): Promise<CaseResult> {
-  pin(receiverPid, 1);
+export async function measure(sb: Sandbox, receiverPid: number, port: number, count: number, handled: () => Promise<number>, pinAll = true): Promise<CaseResult> {
+  if (pinAll) pin(receiverPid, 1);
   const cpu0 = cpuSeconds(receiverPid);
   const g = generate(sb, port, count);
   await new Promise((r) => setTimeout(r, 300));
