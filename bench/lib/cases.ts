@@ -28,6 +28,7 @@ export async function xsk(sb: Sandbox, count: number, args: string[], pick: (s: 
     kernel_drops: (s.xdp_stats?.rx_ring_full ?? 0) + (s.xdp_stats?.rx_dropped ?? 0) + (s.raw_stats?.rx_dropped ?? 0),
     tx_ring_full: s.tx_drops?.ring_full,
     runtime: s.datapath?.runtime ?? s.runtime,
+    loop: s.datapath?.loop,
   };
   return r;
 }

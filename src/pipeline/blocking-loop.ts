@@ -136,7 +136,8 @@ export class BlockingLoop {
         idle = true;
         idleSince = now;
       }
-      if (now - idleSince < this.busyPollMs && now >= politeUntil) {
+      // A spell of politeness ends as soon as the loop need not be polite any more.
+      if (now - idleSince < this.busyPollMs && (now >= politeUntil || !this.polite)) {
         sched_yield();
         const after = performance.now();
         if (!this.polite || after - now < this.contendedYieldMs) continue;

@@ -248,6 +248,10 @@ function handle(m: ToWorker): void {
   else if (m.type === 'forward' && live.forward) live.forward.setTable(tableFrom(m.rules));
   else if (m.type === 'ports') port.setPorts(m.ports);
   else if (m.type === 'mode' && port instanceof XdpPort) port.mode = m.mode;
+  else if (m.type === 'affinity') {
+    politeCheckedAt = performance.now();
+    checkPolite();
+  }
 }
 
 let packetsAtControl = 0;

@@ -9,6 +9,8 @@
  *   main → datapath   { type: 'mode', mode }          the XDP program's attach mode, once known
  *   main → datapath   { type: 'forward', rules }      forwarding rules/MACs changed
  *   main → datapath   { type: 'ports', ports }        ports changed (raw mode's socket filter)
+ *   main → datapath   { type: 'affinity' }            --cpus: the other threads were just moved off
+ *                                                     the datapath CPUs (look again: be impolite now)
  *   datapath → main   { type: 'snapshot', ... }       counters (periodic, and final with `final`)
  *   main → datapath   { type: 'snapshot' }            send a snapshot now (a scrape, the stats line)
  *   main → datapath   { type: 'stop' }                stop, drain TX, final snapshot, exit
@@ -118,4 +120,5 @@ export type ToWorker =
   | { type: 'snapshot' }
   | { type: 'forward'; rules: SerializedRule[] }
   | { type: 'ports'; ports: number[] }
-  | { type: 'mode'; mode: 'native' | 'generic' };
+  | { type: 'mode'; mode: 'native' | 'generic' }
+  | { type: 'affinity' };

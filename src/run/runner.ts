@@ -245,6 +245,10 @@ export async function run(c: RunContext): Promise<void> {
   // --cpus reserves its CPUs for the datapath threads: everything else in the process moves off.
   if (opts.cpus) {
     const others = keepOthersOff(opts.cpus, sockets.map((s) => s.tid));
+    // The datapath threads looked at who may share their CPUs when they started, before this
+    // move: they look again now, not at their next once-a-second check (until then they would
+    // give way to threads that can no longer run there, parking at every lull).
+    pool!.broadcast({ type: 'affinity' });
     if (others.length > 0) log.info(`datapath threads on CPU ${[...new Set(opts.cpus)].join(',')}; the control plane and V8's helper threads on CPU ${others.join(',')}`);
   }
   if (c.queueList && kind === 'raw') log.warn(`raw mode (AF_PACKET) reads every queue of ${opts.iface} through one socket; --queues is not used`);
