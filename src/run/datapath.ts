@@ -30,7 +30,7 @@ import { collectGarbage } from '../util/gc.js';
 import { SysError } from '../sys/errors.js';
 import { tableFrom } from './forward-table.js';
 import { FeedTapStage } from './feed-tap.js';
-import { createFeedRing, FeedRingReader, type FeedRingBuffers } from './feed-ring.js';
+import { createFeedRing, Doorbell, FeedRingReader, type FeedRingBuffers } from './feed-ring.js';
 import { Warmer, type HotFunction } from './warm.js';
 import { checkStage, loadStageFactories } from './user-stage.js';
 import type { FromWorker, SerializedRule, Snapshot, ToWorker, WorkerConfig } from './protocol.js';
@@ -114,14 +114,23 @@ const BUSY_RETRY_MS = 2000;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 // The warm pipeline: its forward table has every backend resolved (so the rewrite runs) and its
-// feed ring is a scratch one, drained and discarded.
+// feed ring is a scratch one, drained and discarded. Every other batch its reader is marked
+// parked, so that the commit's wake-the-reader branch is compiled too: the live main thread
+// parks between bursts, and that branch's first run was a deopt in the datapath thread.
 function warmTarget() {
   const rules = cfg.forward?.rules.map((r) => ({ ...r, backends: r.backends.map((b) => ({ ...b, mac: b.mac ?? '02:00:00:00:00:fe' })) }));
   const ring = cfg.feedRing ? createFeedRing(1 << 20) : undefined;
   const reader = ring ? new FeedRingReader(ring) : undefined;
+  const bell = ring ? new Doorbell(ring.doorbell) : undefined;
   const sink = { record() {} };
   const w = build(rules, ring, true);
-  return { handler: w.pipeline, afterBatch: reader ? () => void reader.drain(sink) : undefined };
+  let batches = 0;
+  const afterBatch = () => {
+    reader!.drain(sink);
+    if ((++batches & 1) === 0) bell!.arm();
+    else bell!.disarm();
+  };
+  return { handler: w.pipeline, afterBatch: reader ? afterBatch : undefined };
 }
 const hot: HotFunction[] = [
   { name: 'Pipeline.frame', fn: Pipeline.prototype.frame },

@@ -2,7 +2,8 @@
  * Datagrams put into a feed the way the datapath hands them over: written into a feed ring of
  * its own and drained by a FeedIngest, so they take the live path (ring reader → ingest → feed
  * stage). For the feed's warm start and for tests; not for the hot path (the datagram's
- * fields are arguments here).
+ * fields are arguments here). flush() drains at once; after start(), the ingest's own loop does,
+ * woken by the ring's doorbell as the live one is.
  */
 import type { FeedStage } from '../feed/stage.js';
 import { FrameParser } from '../frame/parse.js';
@@ -13,6 +14,7 @@ export class FeedInjector {
   private readonly writer: FeedRingWriter;
   private readonly ingest: FeedIngest;
   private readonly view = new FrameParser();
+  private started = false;
 
   constructor(stage: FeedStage, ringBytes = 1 << 20) {
     const ring = createFeedRing(ringBytes);
@@ -34,13 +36,27 @@ export class FeedInjector {
     v.srcPort = srcPort;
     v.dstPort = dstPort;
     if (this.writer.write(data, v)) return;
-    this.flush();
+    this.writer.commit();
+    this.ingest.drain();
     if (!this.writer.write(data, v)) throw new Error(`feed injector: a ${len}-byte datagram does not fit its ring`);
   }
 
-  /** Hand everything put so far to the feed's stage. */
+  /** Hand everything put so far to the feed's stage (started: ring the ingest's doorbell). */
   flush(): void {
     this.writer.commit();
-    this.ingest.drain();
+    if (!this.started) this.ingest.drain();
+  }
+
+  /** From now on the ingest's loop drains, woken by the doorbell (until stop()). */
+  start(): void {
+    this.started = true;
+    this.ingest.start();
+  }
+
+  /** Drain what is left and stop the ingest's loop. */
+  stop(): void {
+    this.writer.commit();
+    this.started = false;
+    this.ingest.stop();
   }
 }

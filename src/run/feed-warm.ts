@@ -13,6 +13,7 @@ import { FeedComponent, type FeedOptions } from '../feed/component.js';
 import type { BatchSink } from '../feed/subscriber.js';
 import { moldTestPacket } from '../feed/mold-packet.js';
 import { FeedInjector } from './feed-inject.js';
+import { RxClock } from '../pipeline/rx-clock.js';
 import { FeedClient } from '../feed/client.js';
 
 export interface FeedWarmReport {
@@ -20,11 +21,16 @@ export interface FeedWarmReport {
   datagrams: number;
 }
 
-const SESSION = Buffer.from('WARMUP    ');
+/** Two sessions, so that the tracker's lookup takes both its paths (the last one, another one). */
+const SESSIONS = [Buffer.from('WARMUP 1  '), Buffer.from('WARMUP 2  ')];
 
 /**
  * Synthetic datagrams for a throwaway feed, through a ring as the datapath hands them over: MoldUDP64
- * packets (4 messages) on the MoldUDP64 ports, every other datagram, and raw ones on the others.
+ * packets (4 or 10 messages, two sessions) on the MoldUDP64 ports, every other datagram, and raw
+ * ones of varied lengths on the others (the ring then wraps at varied places, as the live one
+ * does). Stamped with the time on the kernel's clock, as live ones are: a time of the live
+ * magnitude is what the encoder's arithmetic must be compiled for (a small one made the first
+ * live message a deopt: an integer multiply that overflowed).
  */
 class SyntheticDatagrams {
   private readonly ingest: FeedInjector;
@@ -32,7 +38,8 @@ class SyntheticDatagrams {
   private readonly raws: number[];
   /** One buffer per record as the ring holds it: a 16-byte source address, then the payload. */
   private readonly rec = Buffer.alloc(16 + 2048);
-  private seq = 1;
+  private readonly seq = [1, 1];
+  private readonly clock = new RxClock(false);
   /** Datagrams sent so far. */
   n = 0;
 
@@ -48,17 +55,28 @@ class SyntheticDatagrams {
     const { ingest, molds, raws, rec } = this;
     for (let i = 0; i < count; i++, this.n++) {
       const n = this.n;
-      const nowNs = performance.now() * 1e6;
+      const nowNs = this.clock.now();
       if (molds.length > 0 && (n & 1) === 0) {
-        const p = moldTestPacket(SESSION, this.seq, 4, 24);
-        this.seq += 4;
+        const s = (n >> 1) & 1;
+        const count = (n & 2) === 0 ? 4 : 10;
+        const p = moldTestPacket(SESSIONS[s], this.seq[s], count, 24);
+        this.seq[s] += count;
         p.copy(rec, 16);
         ingest.put(rec, 16, p.length, nowNs, 4, 0, 40000, molds[n % molds.length]);
       } else {
-        ingest.put(rec, 16, 64, nowNs, 4, 0, 40000, raws[n % raws.length]);
+        ingest.put(rec, 16, 24 + (n % 7) * 12, nowNs, 4, 0, 40000, raws[n % raws.length]);
       }
     }
     ingest.flush();
+  }
+
+  /** Drained by the ingest's own loop from now on, woken by the ring's doorbell, as live. */
+  startIngest(): void {
+    this.ingest.start();
+  }
+
+  stopIngest(): void {
+    this.ingest.stop();
   }
 }
 
@@ -101,6 +119,7 @@ export async function warmFeedWire(o: FeedOptions, ms = 300, rate = 100_000): Pr
     }
   })();
   const gen = new SyntheticDatagrams(feed, o.decoders);
+  gen.startIngest();
   // Every millisecond, a millisecond's worth of datagrams.
   const perTick = Math.max(1, Math.round(rate / 1000));
   while (performance.now() - t0 < ms) {
@@ -110,6 +129,7 @@ export async function warmFeedWire(o: FeedOptions, ms = 300, rate = 100_000): Pr
   // Let the subscriber read what is under way, then close everything.
   const until = performance.now() + 200;
   while (received === 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
+  gen.stopIngest();
   sub.cancel();
   client.close();
   await feed.stop();
