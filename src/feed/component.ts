@@ -219,7 +219,7 @@ export class FeedComponent implements Component, FeedCore {
         malformed: m.malformed,
         endOfSession: m.endOfSession,
       },
-      sessions: m.names.map((session, i) => ({
+      sessions: m.sessionNames().map((session, i) => ({
         session,
         port: m.ports[i],
         nextExpected: m.expected[i],

@@ -15,6 +15,7 @@
  */
 import { Kind, type History } from './history.js';
 import { MessageKind } from './proto.js';
+import { MAX_SESSIONS } from './moldudp64.js';
 
 /** A status event as the subscriber makes it: the proto's camelCase fields, one oneof set. */
 export interface EventObject {
@@ -100,9 +101,12 @@ export class BatchWriter {
   private events: EventObject[] = [];
   /** Messages written since reset. */
   messages = 0;
-  /** Session names as UTF-8, by session index (and the name they were made from). */
-  private sessionBytes: Buffer[] = [];
-  private sessionNames: string[] = [];
+  /**
+   * Session names as UTF-8, by session index (and the name they were made from). Filled from the
+   * start, as MoldTracker's names are (same reason: a stable shape for every writer).
+   */
+  private readonly sessionBytes: Buffer[] = Array.from({ length: MAX_SESSIONS }, () => EMPTY);
+  private readonly sessionNames: string[] = Array.from({ length: MAX_SESSIONS }, () => '');
 
   constructor(
     /**

@@ -27,8 +27,14 @@ export const MAX_SESSIONS = 4096;
 export const GAPS_PER_SESSION = 16;
 
 export class MoldTracker {
-  /** Session names as sent (latin1), by index. */
-  readonly names: string[] = [];
+  /**
+   * Session names as sent (latin1), by index: the first `sessionCount`. Filled from the start,
+   * so the array never changes its kind of elements: it did at the first session, and V8 then
+   * gave the trackers made after that (the live one, after the warm start's) another shape,
+   * which the compiled lookup and encoder did not expect (a deopt at the first live message).
+   */
+  private readonly names: string[] = Array.from({ length: MAX_SESSIONS }, () => '');
+  private count = 0;
   private readonly keys = new Uint8Array(MAX_SESSIONS * 10);
   /** Next sequence expected from each session (valid once `known`). */
   readonly expected = new Float64Array(MAX_SESSIONS);
@@ -56,11 +62,16 @@ export class MoldTracker {
 
   /** A session's name by index ('' for none): what the feed's encoders call (encode.ts SessionNames). */
   sessionName(index: number): string {
-    return this.names[index] ?? '';
+    return index >= 0 && index < this.count ? this.names[index] : '';
   }
 
   get sessionCount(): number {
-    return this.names.length;
+    return this.count;
+  }
+
+  /** The sessions' names, by index. */
+  sessionNames(): string[] {
+    return this.names.slice(0, this.count);
   }
 
   /** Messages still missing in the open gaps of session `s`. */
@@ -213,7 +224,7 @@ export class MoldTracker {
     const keys = this.keys;
     const last = this.last;
     if (last >= 0 && sameKey(keys, last * 10, buf, off)) return last;
-    const n = this.names.length;
+    const n = this.count;
     for (let s = 0; s < n; s++) {
       if (sameKey(keys, s * 10, buf, off)) {
         this.last = s;
@@ -226,7 +237,8 @@ export class MoldTracker {
       keys[n * 10 + i] = buf[off + i];
       name += String.fromCharCode(buf[off + i]);
     }
-    this.names.push(name);
+    this.names[n] = name;
+    this.count = n + 1;
     this.ports[n] = port;
     this.last = n;
     return n;
@@ -244,7 +256,7 @@ export class MoldTracker {
       malformed: this.malformed,
       end_of_session: this.endOfSession,
       session_overflow: this.sessionOverflow,
-      sessions: this.names.length,
+      sessions: this.count,
     };
   }
 }

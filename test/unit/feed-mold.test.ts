@@ -54,7 +54,8 @@ describe('feed: MoldUDP64', () => {
     assert.equal(c.packets, 10);
     assert.equal(c.messages, 50);
     assert.equal(c.gaps + c.duplicates + c.out_of_order + c.malformed, 0);
-    assert.equal(stage.mold.names[0], 'SESS1     ');
+    assert.equal(stage.mold.sessionName(0), 'SESS1     ');
+    assert.equal(stage.mold.sessionCount, 1);
     assert.equal(wakes(), 1, 'one flush asked for until the flush runs');
     stage.flushed();
     send(pkt('SESS1', 51, 1));
