@@ -62,7 +62,7 @@ export class MoldTracker {
 
   /** A session's name by index ('' for none): what the feed's encoders call (encode.ts SessionNames). */
   sessionName(index: number): string {
-    return index >= 0 && index < this.count ? this.names[index] : '';
+    return this.names[index] ?? '';
   }
 
   get sessionCount(): number {

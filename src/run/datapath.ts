@@ -120,17 +120,18 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 function warmTarget() {
   const rules = cfg.forward?.rules.map((r) => ({ ...r, backends: r.backends.map((b) => ({ ...b, mac: b.mac ?? '02:00:00:00:00:fe' })) }));
   const ring = cfg.feedRing ? createFeedRing(1 << 20) : undefined;
-  const reader = ring ? new FeedRingReader(ring) : undefined;
-  const bell = ring ? new Doorbell(ring.doorbell) : undefined;
-  const sink = { record() {} };
   const w = build(rules, ring, true);
+  if (!ring) return { handler: w.pipeline };
+  const reader = new FeedRingReader(ring);
+  const bell = new Doorbell(ring.doorbell);
+  const sink = { record() {} };
   let batches = 0;
   const afterBatch = () => {
-    reader!.drain(sink);
-    if ((++batches & 1) === 0) bell!.arm();
-    else bell!.disarm();
+    reader.drain(sink);
+    if ((++batches & 1) === 0) bell.arm();
+    else bell.disarm();
   };
-  return { handler: w.pipeline, afterBatch: reader ? afterBatch : undefined };
+  return { handler: w.pipeline, afterBatch };
 }
 const hot: HotFunction[] = [
   { name: 'Pipeline.frame', fn: Pipeline.prototype.frame },
@@ -177,11 +178,12 @@ const loop = new BlockingLoop(port as Port, handler, { batchSize: cfg.batchSize,
  * itself: with --cpus the main thread is moved off them, but may be moved back (taskset), so
  * look again every second. (V8's and libuv's helper threads follow the main thread's mask.)
  */
+let politeCheckedAt = 0;
 function checkPolite(): void {
+  politeCheckedAt = performance.now();
   loop.polite = !cfg.cpus || mayRunOn(process.pid, cfg.cpus);
 }
 checkPolite();
-let politeCheckedAt = performance.now();
 // What the warm start and the set-up left behind is collected now, before any traffic: a major
 // GC of that garbage (the simulated UMEM counts as external memory) would otherwise come later,
 // in the middle of a burst. From here on the datapath allocates nothing per packet.
@@ -257,10 +259,7 @@ function handle(m: ToWorker): void {
   else if (m.type === 'forward' && live.forward) live.forward.setTable(tableFrom(m.rules));
   else if (m.type === 'ports') port.setPorts(m.ports);
   else if (m.type === 'mode' && port instanceof XdpPort) port.mode = m.mode;
-  else if (m.type === 'affinity') {
-    politeCheckedAt = performance.now();
-    checkPolite();
-  }
+  else if (m.type === 'affinity') checkPolite();
 }
 
 let packetsAtControl = 0;
@@ -273,10 +272,7 @@ const hooks = new LoopHooks(
     // frames flow it waits longer: a burst is not interrupted, steady traffic once a second.
     const flowing = pipeline.packets !== packetsAtControl;
     packetsAtControl = pipeline.packets;
-    if (cfg.cpus && performance.now() - politeCheckedAt >= 1000) {
-      politeCheckedAt = performance.now();
-      checkPolite();
-    }
+    if (cfg.cpus && performance.now() - politeCheckedAt >= 1000) checkPolite();
     return performance.now() - lastSnapshot < (flowing ? SNAPSHOT_BUSY_MS : SNAPSHOT_MS);
   },
   (): void => {

@@ -33,7 +33,7 @@ const SESSIONS = [Buffer.from('WARMUP 1  '), Buffer.from('WARMUP 2  ')];
  * live message a deopt: an integer multiply that overflowed).
  */
 class SyntheticDatagrams {
-  private readonly ingest: FeedInjector;
+  private readonly injector: FeedInjector;
   private readonly molds: number[];
   private readonly raws: number[];
   /** One buffer per record as the ring holds it: a 16-byte source address, then the payload. */
@@ -44,7 +44,7 @@ class SyntheticDatagrams {
   n = 0;
 
   constructor(feed: FeedComponent, decoders: FeedOptions['decoders']) {
-    this.ingest = new FeedInjector(feed.stage);
+    this.injector = new FeedInjector(feed.stage);
     this.molds = [...decoders].filter(([, d]) => d === 'moldudp64').map(([p]) => p);
     this.raws = [...decoders].filter(([, d]) => d !== 'moldudp64').map(([p]) => p);
     if (this.raws.length === 0) this.raws.push(9000);
@@ -52,7 +52,7 @@ class SyntheticDatagrams {
   }
 
   send(count: number): void {
-    const { ingest, molds, raws, rec } = this;
+    const { injector, molds, raws, rec } = this;
     for (let i = 0; i < count; i++, this.n++) {
       const n = this.n;
       const nowNs = this.clock.now();
@@ -62,21 +62,21 @@ class SyntheticDatagrams {
         const p = moldTestPacket(SESSIONS[s], this.seq[s], count, 24);
         this.seq[s] += count;
         p.copy(rec, 16);
-        ingest.put(rec, 16, p.length, nowNs, 4, 0, 40000, molds[n % molds.length]);
+        injector.put(rec, 16, p.length, nowNs, 4, 0, 40000, molds[n % molds.length]);
       } else {
-        ingest.put(rec, 16, 24 + (n % 7) * 12, nowNs, 4, 0, 40000, raws[n % raws.length]);
+        injector.put(rec, 16, 24 + (n % 7) * 12, nowNs, 4, 0, 40000, raws[n % raws.length]);
       }
     }
-    ingest.flush();
+    injector.flush();
   }
 
   /** Drained by the ingest's own loop from now on, woken by the ring's doorbell, as live. */
   startIngest(): void {
-    this.ingest.start();
+    this.injector.start();
   }
 
   stopIngest(): void {
-    this.ingest.stop();
+    this.injector.stop();
   }
 }
 
