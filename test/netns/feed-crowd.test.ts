@@ -22,12 +22,24 @@ const MOLD_SEND = fileURLToPath(new URL('../../build/bench/mold_send', import.me
 const PACKETS = 24000;
 const RATE = 4000;
 
-function lines(child: ReturnType<Sandbox['spawn']>): { out: () => string; err: () => string; exited: Promise<number | null> } {
+/** A child's output, and its exit code, waited for at most `ms` (then it is killed and the test fails). */
+function lines(child: ReturnType<Sandbox['spawn']>, what: string, ms: number): { out: () => string; err: () => string; exited: Promise<number | null> } {
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  return { out: () => out, err: () => err, exited: new Promise((r) => child.on('exit', r)) };
+  const exited = new Promise<number | null>((resolve, reject) => {
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${what} did not exit within ${ms} ms: ${err}`));
+    }, ms);
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
+  });
+  exited.catch(() => {}); // awaited below; a rejection before that is not unhandled
+  return { out: () => out, err: () => err, exited };
 }
 
 async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
@@ -54,10 +66,10 @@ describe('feed: 200 subscribers connecting at once', () => {
   it('costs the datapath nothing: no rx_ring_full, every datagram received and fed', async () => {
     const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000', '--mode', 'native', '--grpc', '127.0.0.1:50581', '--stats-interval', '0']);
     await xsk.up();
-    const crowd = lines(sb.spawn(sb.dut, PY, [CROWD, '--stubs', stubs, '--addr', '127.0.0.1:50581', '--clients', '200', '--delay', '1', '--seconds', '6']));
+    const crowd = lines(sb.spawn(sb.dut, PY, [CROWD, '--stubs', stubs, '--addr', '127.0.0.1:50581', '--clients', '200', '--delay', '1', '--seconds', '6']), 'the crowd', 60000);
     await until('the crowd to be ready', () => crowd.err().includes('ready'), 30000);
     // 6 s of traffic at 4,000/s; the crowd is released 1 s into it, all at once.
-    const sender = lines(sb.spawn(sb.gen, MOLD_SEND, ['--to', sb.dutAddr, '--port', '9000', '--count', String(PACKETS), '--messages', '1', '--size', '32', '--rate', String(RATE), '--seconds', '20']));
+    const sender = lines(sb.spawn(sb.gen, MOLD_SEND, ['--to', sb.dutAddr, '--port', '9000', '--count', String(PACKETS), '--messages', '1', '--size', '32', '--rate', String(RATE), '--seconds', '20']), 'mold_send', 30000);
     assert.equal(await sender.exited, 0, sender.err());
     assert.equal(JSON.parse(sender.out().trim()).sent, PACKETS);
     assert.equal(await crowd.exited, 0, crowd.err());

@@ -9,6 +9,7 @@ stdout: how many subscribed, the messages they read in all, and any errors but c
 """
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -62,12 +63,18 @@ def main() -> int:
     time.sleep(a.delay)
     deadline = time.monotonic() + a.seconds
     start.wait()
+    # One deadline for all the joins (one each would add up to minutes if they hung).
+    end = time.monotonic() + a.seconds + 10
     for t in threads:
-        t.join(a.seconds + 10)
+        t.join(max(0.0, end - time.monotonic()))
+    hung = sum(t.is_alive() for t in threads)
+    if hung:
+        out["errors"].append(f"{hung} subscriber threads still reading after the deadline")
     out["errors"] = sorted(set(out["errors"]))[:5]
     print(json.dumps(out), flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # os._exit: grpcio's own threads can hold up the interpreter's shutdown.
+    os._exit(main())
