@@ -127,6 +127,14 @@ function buildBaseCommand(): Command {
       new Option('--queues <list>', "bind several RX queues, one worker thread each: 'all' or a list like 0-3,6").argParser(parseQueueList).conflicts('queue'),
     )
     .addOption(new Option('--cpus <list>', 'pin the datapath threads (one per queue) to these CPUs, round-robin').argParser(parseCpuList))
+    .addOption(
+      new Option(
+        '--datapath-sched <mode>',
+        'latency: the datapath threads run at nice -10 with a 100 µs scheduler slice, so a frame\'s wakeup preempts other threads on their CPU; normal: as the kernel gives them',
+      )
+        .choices(['latency', 'normal'])
+        .default('latency'),
+    )
     .option('--stage <module>', 'a JS module exporting a stage factory, run after parsing and before the built-in stages (repeatable)', collect(stageModule), [])
     .option('--no-warm', 'go live without first running the datapath over synthetic frames (the warm start)')
     .option('--grpc <addr>', 'serve the feed over gRPC at HOST:PORT, [IPv6]:PORT or PORT (127.0.0.1)', parseGrpcAddress)
@@ -223,6 +231,7 @@ export function parseOptions(argv: string[]): XskOptions {
     latencySample: o.latencySample ?? (feed ? 1 : DEFAULT_LATENCY_SAMPLE),
     queues: o.queues,
     cpus: o.cpus,
+    datapathSched: o.datapathSched,
     warm: o.warm,
     feed,
     nats,

@@ -26,6 +26,7 @@ import { ForwardStage } from '../forward/stage.js';
 import { macBytes } from '../forward/table.js';
 import { FrameParser } from '../frame/parse.js';
 import { mayRunOn, pinThread, threadId } from './affinity.js';
+import { applySched } from './sched.js';
 import { collectGarbage } from '../util/gc.js';
 import { SysError } from '../sys/errors.js';
 import { tableFrom } from './forward-table.js';
@@ -43,6 +44,7 @@ const SNAPSHOT_MS = 250;
 const SNAPSHOT_BUSY_MS = 1000;
 
 if (cfg.cpus) pinThread(cfg.cpus);
+const sched = applySched(cfg.sched);
 const userStages = await loadStageFactories(cfg.stages);
 
 interface Built {
@@ -310,5 +312,5 @@ for (let i = 0; i < 3; i++) snapshot(false);
 
 // AF_XDP: the main thread names the attach mode (it attaches after this); say copy or zero-copy.
 const description = port instanceof XdpPort ? (port.socket.zeroCopy ? 'zero-copy' : 'copy') : port.description;
-post({ type: 'ready', queue: cfg.queue, fd: port instanceof XdpPort ? port.socket.fd : -1, description, warm, tid: threadId() });
+post({ type: 'ready', queue: cfg.queue, fd: port instanceof XdpPort ? port.socket.fd : -1, description, warm, tid: threadId(), sched });
 round();

@@ -5,6 +5,7 @@
 import type { ForwardConfig } from '../forward/rules.js';
 import type { FeedFlags } from '../feed/flags.js';
 import type { NatsFlags } from '../nats/flags.js';
+import type { DatapathSched } from './sched.js';
 
 export type AttachChoice = 'auto' | 'native' | 'generic' | 'raw';
 export type BindChoice = 'auto' | 'copy' | 'zero-copy';
@@ -35,6 +36,8 @@ export interface XskOptions {
   /** With --queues: the list, or 'all' (resolved from the interface). */
   queues?: number[] | 'all';
   cpus?: number[];
+  /** --datapath-sched: 'latency' raises the datapath threads' priority (run/sched.ts). */
+  datapathSched: DatapathSched;
   /** Run the datapath over synthetic frames before going live (--no-warm: don't). */
   warm: boolean;
   /** The feed, with --grpc or --nats (listen: with --grpc). */

@@ -8,6 +8,7 @@ import { closeWakeFd, createWakeFd, ringWakeFd } from '../sys/wake-fd.js';
 import { SharedLatency } from '../pipeline/shared-histogram.js';
 import { Latency } from '../pipeline/latency.js';
 import type { FromWorker, SerializedRule, Snapshot, ToWorker, WarmReport, WorkerConfig } from './protocol.js';
+import type { ThreadSched } from './sched.js';
 
 const WORKER_JS = new URL('./datapath.js', import.meta.url);
 
@@ -35,6 +36,8 @@ export interface ReadySocket {
   fd: number;
   description: string;
   warm?: WarmReport;
+  /** What the thread runs with (--datapath-sched), or why it could not be raised. */
+  sched: ThreadSched | { error: string };
 }
 
 export class QueuePool {
@@ -75,7 +78,7 @@ export class QueuePool {
             m.ready = true;
             m.description = msg.description;
             m.warm = msg.warm;
-            resolve({ queue: msg.queue, tid: msg.tid, fd: msg.fd, description: msg.description, warm: msg.warm });
+            resolve({ queue: msg.queue, tid: msg.tid, fd: msg.fd, description: msg.description, warm: msg.warm, sched: msg.sched });
           } else if (msg.type === 'snapshot') {
             m.last = msg;
             if (msg.final) m.final = msg;

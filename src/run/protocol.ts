@@ -24,6 +24,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { BindMode } from '../afxdp/socket.js';
 import type { FeedRingBuffers } from './feed-ring.js';
 import type { SharedLatencyBuffers } from '../pipeline/shared-histogram.js';
+import type { DatapathSched, ThreadSched } from './sched.js';
 
 export interface SerializedBackend {
   addr: string;
@@ -58,6 +59,8 @@ export interface WorkerConfig {
   /** Run the pipeline over synthetic frames before going live (default on). */
   warm: boolean;
   cpus?: number[];
+  /** --datapath-sched: 'latency' asks the kernel to run this thread soon after each wakeup. */
+  sched: DatapathSched;
   /** Forwarding table with next-hop MACs resolved by the main thread. */
   forward?: { rules: SerializedRule[]; srcMac: string };
   /** The feed's ring to the main thread, when xsk serves the feed (--grpc). */
@@ -112,7 +115,7 @@ export interface Snapshot {
 }
 
 export type FromWorker =
-  | { type: 'ready'; queue: number; fd: number; description: string; warm?: WarmReport; tid: number }
+  | { type: 'ready'; queue: number; fd: number; description: string; warm?: WarmReport; tid: number; sched: ThreadSched | { error: string } }
   | Snapshot
   | { type: 'error'; queue: number; message: string };
 export type ToWorker =

@@ -32,6 +32,7 @@ import { MetricsComponent } from '../metrics/component.js';
 import { RuntimeWatch } from '../metrics/runtime.js';
 import { log } from '../log.js';
 import { keepOthersOff } from './affinity.js';
+import { describeSched, type DatapathSched } from './sched.js';
 import { longTimeout } from '../util/timer.js';
 import { checkPorts } from '../rawsock/filter.js';
 import { QueuePool, type ReadySocket } from './pool.js';
@@ -198,6 +199,7 @@ export async function run(c: RunContext): Promise<void> {
       latency: opts.latency,
       warm: opts.warm,
       cpus: opts.cpus ? [opts.cpus[i % opts.cpus.length]] : undefined,
+      sched: opts.datapathSched,
       forward: forwarder && srcMac ? { rules: serializeTable(forwarder.stage.table), srcMac } : undefined,
       feedRing: feedRings[i],
       failAfter: failAfter !== undefined && i === 0 ? failAfter : undefined,
@@ -251,6 +253,7 @@ export async function run(c: RunContext): Promise<void> {
     pool!.broadcast({ type: 'affinity' });
     if (others.length > 0) log.info(`datapath threads on CPU ${[...new Set(opts.cpus)].join(',')}; the control plane and V8's helper threads on CPU ${others.join(',')}`);
   }
+  logSched(opts.datapathSched, sockets);
   if (c.queueList && kind === 'raw') log.warn(`raw mode (AF_PACKET) reads every queue of ${opts.iface} through one socket; --queues is not used`);
   const warm = sockets.find((s) => s.warm)?.warm;
   if (warm) {
@@ -396,4 +399,18 @@ function warnForeignXdp(ifindex: number, iface: string): void {
       `${iface} has an XDP ${describeProgram(p)}: it sees every frame before raw mode (AF_PACKET) does, and what it drops or redirects never reaches xsk (see it with: ip link show dev ${iface})`,
     );
   }
+}
+
+/**
+ * Say how the datapath threads are scheduled (--datapath-sched): once if they all run alike, a
+ * warning naming the flag if the kernel refused to raise them (they then run as the kernel gives).
+ */
+function logSched(mode: DatapathSched, sockets: ReadySocket[]): void {
+  const refused = sockets.find((s) => 'error' in s.sched);
+  if (refused && 'error' in refused.sched) {
+    log.warn(`--datapath-sched latency: could not raise the datapath thread${sockets.length > 1 ? 's' : ''} (${refused.sched.error}); they run at normal priority, and frames may wait for other threads on their CPU (--datapath-sched normal silences this)`);
+    return;
+  }
+  const lines = [...new Set(sockets.map((s) => ('error' in s.sched ? '' : describeSched(s.sched))))];
+  log.info(`datapath thread${sockets.length > 1 ? 's' : ''} scheduled with ${lines.join('; ')} (--datapath-sched ${mode})`);
 }

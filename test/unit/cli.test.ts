@@ -32,6 +32,7 @@ const cases: [string, string[], RegExp][] = [
   ['both --queue and --queues', ['--iface', 'lo', '--port', '9000', '--queue', '1', '--queues', 'all'], /--queues.*--queue|--queue.*--queues/],
   ['a bad --queues list', ['--iface', 'lo', '--port', '9000', '--queues', '3-1'], /--queues/],
   ['a bad --cpus list', ['--iface', 'lo', '--port', '9000', '--cpus', '1-x'], /--cpus/],
+  ['an unknown --datapath-sched', ['--iface', 'lo', '--port', '9000', '--datapath-sched', 'fast'], /--datapath-sched/],
   ['a bad --metrics address', ['--iface', 'lo', '--port', '9000', '--metrics', 'localhost'], /--metrics/],
   ['a bad --forward rule', ['--iface', 'lo', '--forward', '9000=nowhere'], /--forward/],
   ['a --config file that does not exist', ['--iface', 'lo', '--config', '/nonexistent.json'], /--config/],
