@@ -36,6 +36,7 @@ import { Warmer, type HotFunction } from './warm.js';
 import { checkStage, loadStageFactories } from './user-stage.js';
 import type { FromWorker, SerializedRule, Snapshot, ToWorker, WorkerConfig } from './protocol.js';
 import type { FrameHandler, Port } from '../port/port.js';
+import { settleArrayBufferDetaching } from '../util/detach.js';
 
 const cfg = workerData as WorkerConfig;
 const post = (m: FromWorker) => parentPort!.postMessage(m);
@@ -45,6 +46,8 @@ const SNAPSHOT_BUSY_MS = 1000;
 
 if (cfg.cpus) pinThread(cfg.cpus);
 const sched = applySched(cfg.sched);
+// Protectors are per isolate: this thread's too, before its warm start (see util/detach.ts).
+settleArrayBufferDetaching();
 const userStages = await loadStageFactories(cfg.stages);
 
 interface Built {
