@@ -130,7 +130,7 @@ function buildBaseCommand(): Command {
     .addOption(
       new Option(
         '--datapath-sched <mode>',
-        'latency: the datapath threads run at nice -10 with a 100 µs scheduler slice, so a frame\'s wakeup preempts other threads on their CPU; normal: as the kernel gives them',
+        'latency: the datapath threads run at nice -10 with a 100 µs scheduler slice, so a frame\'s wakeup preempts other threads on their CPU, and V8\'s and libuv\'s helper threads at nice 10; normal: as the kernel gives them',
       )
         .choices(['latency', 'normal'])
         .default('latency'),

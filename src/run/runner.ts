@@ -32,7 +32,7 @@ import { MetricsComponent } from '../metrics/component.js';
 import { RuntimeWatch } from '../metrics/runtime.js';
 import { log } from '../log.js';
 import { keepOthersOff } from './affinity.js';
-import { describeSched, type DatapathSched } from './sched.js';
+import { describeSched, HELPER_NICE, lowerHelperThreads, type DatapathSched } from './sched.js';
 import { longTimeout } from '../util/timer.js';
 import { checkPorts } from '../rawsock/filter.js';
 import { QueuePool, type ReadySocket } from './pool.js';
@@ -253,7 +253,8 @@ export async function run(c: RunContext): Promise<void> {
     pool!.broadcast({ type: 'affinity' });
     if (others.length > 0) log.info(`datapath threads on CPU ${[...new Set(opts.cpus)].join(',')}; the control plane and V8's helper threads on CPU ${others.join(',')}`);
   }
-  logSched(opts.datapathSched, sockets);
+  const lowered = opts.datapathSched === 'latency' ? lowerHelperThreads([process.pid, ...sockets.map((s) => s.tid)]) : 0;
+  logSched(opts.datapathSched, sockets, lowered);
   if (c.queueList && kind === 'raw') log.warn(`raw mode (AF_PACKET) reads every queue of ${opts.iface} through one socket; --queues is not used`);
   const warm = sockets.find((s) => s.warm)?.warm;
   if (warm) {
@@ -405,12 +406,13 @@ function warnForeignXdp(ifindex: number, iface: string): void {
  * Say how the datapath threads are scheduled (--datapath-sched): once if they all run alike, a
  * warning naming the flag if the kernel refused to raise them (they then run as the kernel gives).
  */
-function logSched(mode: DatapathSched, sockets: ReadySocket[]): void {
+function logSched(mode: DatapathSched, sockets: ReadySocket[], lowered: number): void {
   const refused = sockets.find((s) => 'error' in s.sched);
   if (refused && 'error' in refused.sched) {
     log.warn(`--datapath-sched latency: could not raise the datapath thread${sockets.length > 1 ? 's' : ''} (${refused.sched.error}); they run at normal priority, and frames may wait for other threads on their CPU (--datapath-sched normal silences this)`);
     return;
   }
   const lines = [...new Set(sockets.map((s) => ('error' in s.sched ? '' : describeSched(s.sched))))];
-  log.info(`datapath thread${sockets.length > 1 ? 's' : ''} scheduled with ${lines.join('; ')} (--datapath-sched ${mode})`);
+  const helpers = lowered > 0 ? `; ${lowered} helper threads (V8's, libuv's) at nice ${HELPER_NICE}` : '';
+  log.info(`datapath thread${sockets.length > 1 ? 's' : ''} scheduled with ${lines.join('; ')}${helpers} (--datapath-sched ${mode})`);
 }
