@@ -6,7 +6,7 @@
  *
  * Why: some V8 settings can only be given when the isolate is made, on node's command line, not
  * later (v8.setFlagsFromString is too late for heap sizing) and not in NODE_OPTIONS
- * (--initial-old-space-size is refused there). A CLI users run as `node dist/xsk.js` would
+ * (node refuses V8's heap-growing flags there). A CLI users run as `node dist/xsk.js` would
  * otherwise depend on everyone typing them. See cli/heap.ts for what xsk asks for and why.
  *
  * A flag the user gave on node's command line already (by name, any value) is theirs and is not
