@@ -64,6 +64,6 @@ describe('relaunch with node flags', () => {
     const { before, out } = runScript(['--heap-growing-percent=50']);
     assert.equal(before.length, 1);
     assert.ok(out.execArgv.includes('--heap-growing-percent=50'));
-    assert.ok(!out.execArgv.some((a) => HEAP_FLAGS.includes(a)));
+    assert.ok(!out.execArgv.some((a: string) => HEAP_FLAGS.includes(a)));
   });
 });
