@@ -4,7 +4,7 @@
  * alternating between the variants to even out a shared machine's noise:
  *
  *   minimal        bpf/xsk_minimal.c: Ethernet, IPv4, UDP, the ports array, redirect
- *   no stamp       bpf/xsk_redirect.c with --no-latency: + VLAN tags, IPv6, fragments, one counter
+ *   no stamp       bpf/xsk_redirect.c with --no-latency: + VLAN tags, IPv6, fragments (no counter: a redirect writes no map)
  *   stamp 1/N      the same, the receive stamp on 1 frame in N (xsk's default N, and others)
  *   stamp every    the same, a stamp on every frame (xsk before sampling)
  *   --obj extra.o  any other object with the same maps (e.g. an older build), stamping as built

@@ -18,8 +18,11 @@
  * drops the code that is off) says whether to stamp at all and which frames: those whose CPU's
  * `redirected` count, before this frame, is a multiple of N.
  *
- * Counters are per CPU (no atomics on the fast path); userspace sums them. One counter is
- * written per frame: `seen` is redirected + passed, summed by userspace.
+ * Counters are per CPU (no atomics on the fast path); userspace sums them. At most one counter
+ * is written per frame: `seen` is redirected + passed, summed by userspace. Without stamping
+ * (--no-latency) a redirect writes none: the count is there only to pick the frames to stamp,
+ * and userspace has the same number from its sockets (frames they took + the kernel's drops for
+ * them, XDP_STATISTICS), so a redirected frame costs the program no map write at all.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -202,11 +205,13 @@ int xsk_redirect(struct xdp_md *ctx)
 	/* XDP_PASS as the flags: no socket on this queue means the kernel keeps the frame. */
 	if (bpf_redirect_map(&xsks, queue, XDP_PASS) != XDP_REDIRECT)
 		goto pass;
+	if (!xsk_config.stamp)
+		return XDP_REDIRECT; /* counted by userspace (above); the verifier drops the rest */
 	key = XSK_REDIRECTED;
 	redirected = bpf_map_lookup_elem(&counters, &key);
 	if (!redirected)
 		return XDP_REDIRECT;
-	if (xsk_config.stamp && (*redirected & xsk_config.sample_mask) == 0)
+	if ((*redirected & xsk_config.sample_mask) == 0)
 		stamp(ctx);
 	*redirected += 1;
 	return XDP_REDIRECT;

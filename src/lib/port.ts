@@ -218,13 +218,16 @@ export class XskPort {
       handlerErrors: p.handlerErrors,
     };
     if (p instanceof XdpPort) {
+      const kernel = p.socket.statistics();
+      // The socket's frames and the kernel's drops for it: the redirect count, where the program keeps none.
+      const delivered = p.rxPackets + (kernel.rx_dropped ?? 0) + (kernel.rx_ring_full ?? 0);
       return {
         mode: p.mode,
         zeroCopy: p.socket.zeroCopy,
         ...common,
-        kernel: p.socket.statistics(),
+        kernel,
         frames: p.frameAccount(),
-        ...(this.program ? { program: this.program.counters() } : {}),
+        ...(this.program ? { program: this.program.counters(delivered) } : {}),
       };
     }
     return {

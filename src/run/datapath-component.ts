@@ -26,8 +26,18 @@ export interface DatapathInfo {
   queues: number[];
   /** 'native' | 'generic' | 'raw', once known. */
   mode(): string;
-  /** The XDP program's counters (AF_XDP only). */
-  programCounters?: () => Record<string, number>;
+  /**
+   * The XDP program's counters (AF_XDP only). `delivered`: what the sockets account for (frames
+   * taken + the kernel's drops for them), the redirected count of a program that does not keep it.
+   */
+  programCounters?: (delivered: number) => Record<string, number>;
+}
+
+/** Frames the sockets account for: taken from their RX rings, or dropped by the kernel for them (ring full, no buffer). */
+function delivered(snaps: Snapshot[]): number {
+  let n = 0;
+  for (const s of snaps) n += s.packets + (s.kernel.rx_dropped ?? 0) + (s.kernel.rx_ring_full ?? 0);
+  return n;
 }
 
 type Rows = [Record<string, string>, number][];
@@ -97,7 +107,7 @@ export class DatapathComponent implements Component {
       tx_drops: t.txDrops,
       ...(first?.port ?? {}),
       ...(raw ? {} : { xdp_stats: t.kernel }),
-      ...(this.info.programCounters ? { xdp_program: this.info.programCounters() } : {}),
+      ...(this.info.programCounters ? { xdp_program: this.info.programCounters(delivered(snaps)) } : {}),
       ...(snaps.length === 1 && first.frames ? { frames: first.frames } : {}),
       per_queue: snaps.map(queueJSON),
       datapath: { threads: snaps.length, runtime: t.runtime, loop: t.loop },
@@ -130,7 +140,7 @@ export class DatapathComponent implements Component {
     if (this.info.programCounters) {
       const read = this.info.programCounters;
       counterFrom(reg, 'xsk_xdp_program_frames_total', "The XDP program's per-CPU counters, summed.", [...labels, 'counter'], () =>
-        Object.entries(read()).map(([counter, v]) => [{ ...base, queue: this.allQueues, counter }, v]),
+        Object.entries(read(delivered(this.snapshots()))).map(([counter, v]) => [{ ...base, queue: this.allQueues, counter }, v]),
       );
     }
   }

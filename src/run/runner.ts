@@ -267,7 +267,7 @@ export async function run(c: RunContext): Promise<void> {
   }
 
   // Components: the same ones for one queue or many.
-  const datapath = new DatapathComponent(pool!, { iface: opts.iface, queues, mode: () => mode, programCounters: program ? () => program!.counters() : undefined });
+  const datapath = new DatapathComponent(pool!, { iface: opts.iface, queues, mode: () => mode, programCounters: program ? (delivered) => program!.counters(delivered) : undefined });
   if (forwarder) forwarder.counts = () => totals(pool!.snapshots()).forward ?? { forwarded: 0, checksumCompleted: 0, perBackend: {}, drops: {} };
 
   // Latency: the threads' latest histograms merged, plus the feed's (measured here).

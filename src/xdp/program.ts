@@ -96,7 +96,18 @@ export class XdpProgram {
     readonly logger: Logger,
     /** 1 frame in N is stamped (0: none; undefined: unknown, an object of the caller's). */
     private readonly stampEvery?: number,
+    /** xsk's own xsk_redirect.o (not an object of the caller's). */
+    private readonly ownObject = false,
   ) {}
+
+  /**
+   * Whether the program counts its redirects. xsk_redirect.o does not when it stamps nothing
+   * (--no-latency: the count only picks the frames to stamp); counters() then takes the number
+   * from the caller, who has it from the sockets.
+   */
+  get countsRedirects(): boolean {
+    return !(this.ownObject && this.stampEvery === 0);
+  }
 
   static load(objPath = objectPath(), o: LoadOptions = {}): XdpProgram {
     const obj = BpfObject.load(objPath, o.stampEvery === undefined ? undefined : programConfig(o.stampEvery));
@@ -105,7 +116,7 @@ export class XdpProgram {
       const ports = n.ports === null ? -1 : obj.mapFd(n.ports ?? 'ports');
       const counters = n.counters === null ? -1 : obj.mapFd(n.counters ?? 'counters');
       const stampEvery = o.stampEvery ?? (objPath === objectPath() ? DEFAULT_LATENCY_SAMPLE : undefined);
-      return new XdpProgram(obj, obj.programFd(n.program ?? 'xsk_redirect'), obj.mapFd(n.xsks ?? 'xsks'), ports, counters, o.logger ?? silentLogger, stampEvery);
+      return new XdpProgram(obj, obj.programFd(n.program ?? 'xsk_redirect'), obj.mapFd(n.xsks ?? 'xsks'), ports, counters, o.logger ?? silentLogger, stampEvery, objPath === objectPath());
     } catch (e) {
       obj.close();
       throw e;
@@ -225,8 +236,12 @@ export class XdpProgram {
    * receive stamp. It stamps a frame when its CPU's count of redirects is a multiple of N, so
    * each CPU stamps ceil(redirected / N) (less those whose metadata could not be made): a
    * receiver that loses nothing reads exactly that many stamps.
+   *
+   * `delivered`: what the program's sockets account for, the frames they took from their RX
+   * rings plus the kernel's drops for them (rx_dropped, rx_ring_full). Where the program does
+   * not count redirects (countsRedirects), that is the redirected count; without it, 0.
    */
-  counters(): ProgramCounters & { stamped?: number } {
+  counters(delivered = 0): ProgramCounters & { stamped?: number } {
     const key = Buffer.alloc(4);
     const vals = Buffer.alloc(8 * this.ncpus);
     const out: ProgramCounters & { stamped?: number } = { seen: 0, redirected: 0, passed: 0, meta_failed: 0 };
@@ -243,7 +258,8 @@ export class XdpProgram {
       }
       out[name] = sum;
     });
-    // xsk_redirect.c writes one counter a frame: seen is redirected + passed.
+    if (!this.countsRedirects) out.redirected = delivered;
+    // xsk_redirect.c writes at most one counter a frame: seen is redirected + passed.
     if (out.seen === 0) out.seen = out.redirected + out.passed;
     if (this.stampEvery !== undefined) out.stamped = Math.max(0, stamped - out.meta_failed);
     return out;

@@ -202,7 +202,13 @@ describe('xsk_redirect verdicts (BPF_PROG_TEST_RUN)', () => {
     const p0 = XdpProgram.load(undefined, { stampEvery: 0 });
     try {
       assert.deepEqual(stampedFrames(p0, 5), []);
-      assert.deepEqual(p0.counters(), { seen: 5, redirected: 5, passed: 0, meta_failed: 0, stamped: 0 });
+      // Nor does it count its redirects (the count only picks frames to stamp): the caller's
+      // sockets give the number.
+      assert.equal(p0.countsRedirects, false);
+      assert.deepEqual(p0.counters(), { seen: 0, redirected: 0, passed: 0, meta_failed: 0, stamped: 0 });
+      assert.deepEqual(p0.counters(5), { seen: 5, redirected: 5, passed: 0, meta_failed: 0, stamped: 0 });
+      assert.equal(p0.testRun(buildUdpFrame({ dstPort: 53 })).verdict, XDP_PASS);
+      assert.deepEqual(p0.counters(5), { seen: 6, redirected: 5, passed: 1, meta_failed: 0, stamped: 0 }, 'passed frames are still counted');
     } finally {
       p0.close();
     }
