@@ -68,7 +68,9 @@ async function once(sb: Sandbox, kind: 'throughput' | 'latency') {
   xsk.signal('SIGTERM');
   await xsk.exit();
   const s = xsk.summary();
-  return { kind, sent_messages: sent.messages, sent_rate: sent.messages / sent.seconds, feed_messages: s.feed.messages, client: c, kernel_drops: (s.xdp_stats.rx_ring_full ?? 0) + (s.xdp_stats.rx_dropped ?? 0) };
+  return { kind, sent_messages: sent.messages, sent_rate: sent.messages / sent.seconds, feed_messages: s.feed.messages, client: c, kernel_drops: (s.xdp_stats.rx_ring_full ?? 0) + (s.xdp_stats.rx_dropped ?? 0),
+    // Mark-compacts of xsk's main thread (the feed's): each one used to leave a burst of late messages.
+    main_gc_major: s.runtime?.gc_major ?? NaN };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -80,14 +82,14 @@ try {
   for (let i = 0; i < runs; i++) {
     const t = await once(sb, 'throughput');
     tp.push(t.client.active_rate);
-    raw.push({ run: i + 1, kind: t.kind, sent_messages: t.sent_messages, sent_rate: t.sent_rate, feed_messages: t.feed_messages, kernel_drops: t.kernel_drops, subscriber_messages: t.client.messages, subscriber_rate: t.client.active_rate, skipped: t.client.skipped });
+    raw.push({ run: i + 1, kind: t.kind, sent_messages: t.sent_messages, sent_rate: t.sent_rate, feed_messages: t.feed_messages, kernel_drops: t.kernel_drops, subscriber_messages: t.client.messages, subscriber_rate: t.client.active_rate, skipped: t.client.skipped, main_gc_major: t.main_gc_major });
     console.log(
-      `throughput: offered ${(t.sent_rate / 1e6).toFixed(2)} M msg/s (${t.sent_messages}), feed took ${t.feed_messages}, subscriber got ${t.client.messages} at ${(t.client.active_rate / 1e6).toFixed(2)} M msg/s, skipped ${t.client.skipped}, kernel drops ${t.kernel_drops}`,
+      `throughput: offered ${(t.sent_rate / 1e6).toFixed(2)} M msg/s (${t.sent_messages}), feed took ${t.feed_messages}, subscriber got ${t.client.messages} at ${(t.client.active_rate / 1e6).toFixed(2)} M msg/s, skipped ${t.client.skipped}, kernel drops ${t.kernel_drops}, xsk main major GCs ${t.main_gc_major}`,
     );
     const l = await once(sb, 'latency');
     const lag = l.client.lag_all_us ?? {};
     const st = l.client.lag_us ?? {};
-    raw.push({ run: i + 1, kind: l.kind, sent_messages: l.sent_messages, sent_rate: l.sent_rate, subscriber_messages: l.client.messages, skipped: l.client.skipped, lag_all_us: lag, lag_after_warmup_us: st, send_to_subscriber_after_warmup_us: l.client.wire_us });
+    raw.push({ run: i + 1, kind: l.kind, sent_messages: l.sent_messages, sent_rate: l.sent_rate, subscriber_messages: l.client.messages, skipped: l.client.skipped, lag_all_us: lag, lag_after_warmup_us: st, send_to_subscriber_after_warmup_us: l.client.wire_us, main_gc_major: l.main_gc_major });
     r.p50.push(lag.p50 ?? NaN);
     r.p99.push(lag.p99 ?? NaN);
     r.p999.push(lag['p99.9'] ?? NaN);
@@ -96,7 +98,7 @@ try {
     r.steadyP999.push(st['p99.9'] ?? NaN);
     r.sendP99.push(l.client.wire_us?.p99 ?? NaN);
     console.log(
-      `latency at ${(l.sent_rate / 1e3).toFixed(0)} k msg/s, xsk rx stamp → subscriber, µs: whole run ${JSON.stringify(lag)}; after ${warmup} s ${JSON.stringify(st)}; send → subscriber after ${warmup} s ${JSON.stringify(l.client.wire_us)}; got ${l.client.messages}/${l.sent_messages}, skipped ${l.client.skipped}`,
+      `latency at ${(l.sent_rate / 1e3).toFixed(0)} k msg/s, xsk rx stamp → subscriber, µs: whole run ${JSON.stringify(lag)}; after ${warmup} s ${JSON.stringify(st)}; send → subscriber after ${warmup} s ${JSON.stringify(l.client.wire_us)}; got ${l.client.messages}/${l.sent_messages}, skipped ${l.client.skipped}, xsk main major GCs ${l.main_gc_major}`,
     );
   }
   const result = {
