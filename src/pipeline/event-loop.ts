@@ -17,6 +17,7 @@
  * git show a2606e5:src/rx/loop.ts. New here: a handler that throws stops the loop cleanly.)
  */
 import type { FrameHandler, Port } from '../port/port.js';
+import { performance } from 'node:perf_hooks'; // not the global: a lazy accessor (see blocking-loop.ts)
 
 export interface EventLoopOptions {
   /** Frames per port.receive() call (default 64). */

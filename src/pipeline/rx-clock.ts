@@ -6,6 +6,7 @@
  * that arrives without one is never given a stale time: it gets the batch's userspace time.
  */
 import { META_MAGIC, META_SIZE } from '../xdp/meta.js';
+import { performance } from 'node:perf_hooks'; // not the global: a lazy accessor (see blocking-loop.ts)
 
 export { META_MAGIC, META_SIZE };
 

@@ -37,6 +37,7 @@ import { checkStage, loadStageFactories } from './user-stage.js';
 import type { FromWorker, SerializedRule, Snapshot, ToWorker, WorkerConfig } from './protocol.js';
 import type { FrameHandler, Port } from '../port/port.js';
 import { settleArrayBufferDetaching } from '../util/detach.js';
+import { performance } from 'node:perf_hooks'; // not the global: a lazy accessor (see pipeline/blocking-loop.ts)
 
 const cfg = workerData as WorkerConfig;
 const post = (m: FromWorker) => parentPort!.postMessage(m);
