@@ -8,7 +8,7 @@ import { XdpPort } from '../afxdp/xdp-port.js';
 import type { RawPort } from '../rawsock/raw-port.js';
 import type { XdpProgram, ProgramCounters } from '../xdp/program.js';
 import type { FrameHandler, PortMode } from '../port/port.js';
-import type { XdpStatistics } from '../sys/if-xdp.js';
+import { socketAccounted, type XdpStatistics } from '../sys/if-xdp.js';
 import { EventLoop, type EventLoopOptions } from '../pipeline/event-loop.js';
 import { CompletionRing, FillRing, RxRing, TxRing, type Rings } from './rings.js';
 import type { Logger } from '../util/logger.js';
@@ -219,15 +219,13 @@ export class XskPort {
     };
     if (p instanceof XdpPort) {
       const kernel = p.socket.statistics();
-      // The socket's frames and the kernel's drops for it: the redirect count, where the program keeps none.
-      const delivered = p.rxPackets + (kernel.rx_dropped ?? 0) + (kernel.rx_ring_full ?? 0);
       return {
         mode: p.mode,
         zeroCopy: p.socket.zeroCopy,
         ...common,
         kernel,
         frames: p.frameAccount(),
-        ...(this.program ? { program: this.program.counters(delivered) } : {}),
+        ...(this.program ? { program: this.program.counters(socketAccounted(p.rxPackets, kernel)) } : {}),
       };
     }
     return {

@@ -11,6 +11,7 @@ import { fmtRate } from '../util/format.js';
 import type { QueuePool } from './pool.js';
 import type { Snapshot } from './protocol.js';
 import { invalidJSON, queueJSON, totals } from './aggregate.js';
+import { socketAccounted } from '../sys/if-xdp.js';
 
 /** The kernel counters that mean "a frame for us was lost". */
 const KERNEL_DROP_FIELDS = ['rx_dropped', 'rx_ring_full', 'rx_invalid_descs'];
@@ -33,10 +34,10 @@ export interface DatapathInfo {
   programCounters?: (delivered: number) => Record<string, number>;
 }
 
-/** Frames the sockets account for: taken from their RX rings, or dropped by the kernel for them (ring full, no buffer). */
+/** Frames the sockets account for (sys/if-xdp.ts: socketAccounted), summed over the threads. */
 function delivered(snaps: Snapshot[]): number {
   let n = 0;
-  for (const s of snaps) n += s.packets + (s.kernel.rx_dropped ?? 0) + (s.kernel.rx_ring_full ?? 0);
+  for (const s of snaps) n += socketAccounted(s.packets, s.kernel);
   return n;
 }
 

@@ -32,7 +32,7 @@ import { MetricsComponent } from '../metrics/component.js';
 import { RuntimeWatch } from '../metrics/runtime.js';
 import { log } from '../log.js';
 import { keepOthersOff } from './affinity.js';
-import { describeSched, HELPER_NICE, lowerHelperThreads, type DatapathSched } from './sched.js';
+import { describeSched, HELPER_NICE, lowerHelperThreads, type DatapathSched, type ThreadSched } from './sched.js';
 import { longTimeout } from '../util/timer.js';
 import { checkPorts } from '../rawsock/filter.js';
 import { QueuePool, type ReadySocket } from './pool.js';
@@ -407,12 +407,13 @@ function warnForeignXdp(ifindex: number, iface: string): void {
  * warning naming the flag if the kernel refused to raise them (they then run as the kernel gives).
  */
 function logSched(mode: DatapathSched, sockets: ReadySocket[], lowered: number): void {
-  const refused = sockets.find((s) => 'error' in s.sched);
-  if (refused && 'error' in refused.sched) {
-    log.warn(`--datapath-sched latency: could not raise the datapath thread${sockets.length > 1 ? 's' : ''} (${refused.sched.error}); they run at normal priority, and frames may wait for other threads on their CPU (--datapath-sched normal silences this)`);
+  const scheds = sockets.map((s) => s.sched);
+  const refused = scheds.find((s): s is { error: string } => 'error' in s);
+  if (refused) {
+    log.warn(`--datapath-sched latency: could not raise the datapath thread${sockets.length > 1 ? 's' : ''} (${refused.error}); they run at normal priority, and frames may wait for other threads on their CPU (--datapath-sched normal silences this)`);
     return;
   }
-  const lines = [...new Set(sockets.map((s) => ('error' in s.sched ? '' : describeSched(s.sched))))];
+  const lines = [...new Set((scheds as ThreadSched[]).map(describeSched))];
   const helpers = lowered > 0 ? `; ${lowered} helper threads (V8's, libuv's) at nice ${HELPER_NICE}` : '';
   log.info(`datapath thread${sockets.length > 1 ? 's' : ''} scheduled with ${lines.join('; ')}${helpers} (--datapath-sched ${mode})`);
 }

@@ -52,12 +52,17 @@ export interface ThreadSched {
   sliceNs: number;
 }
 
+/** This architecture's number for sched_setattr ('set') or sched_getattr ('get'). */
+function syscallNumber(which: 'set' | 'get'): number {
+  const nr = SYSCALLS[process.arch];
+  if (nr === undefined) throw new SysError(`sched_${which}attr`, 38 /* ENOSYS */, `no syscall number for ${process.arch}`);
+  return nr[which];
+}
+
 /** The calling thread's nice and slice (or thread `tid`'s). */
 export function threadSched(tid = 0): ThreadSched {
-  const nr = SYSCALLS[process.arch];
-  if (nr === undefined) throw new SysError('sched_getattr', 38 /* ENOSYS */, `no syscall number for ${process.arch}`);
   const a = Buffer.alloc(ATTR_SIZE);
-  if (syscallGet(nr.get, tid, a, ATTR_SIZE, 0) !== 0) throw new SysError('sched_getattr', koffi.errno());
+  if (syscallGet(syscallNumber('get'), tid, a, ATTR_SIZE, 0) !== 0) throw new SysError('sched_getattr', koffi.errno());
   return { nice: a.readInt32LE(16), sliceNs: Number(a.readBigUInt64LE(24)) };
 }
 
@@ -66,14 +71,13 @@ export function threadSched(tid = 0): ThreadSched {
  * SysError (EPERM without CAP_SYS_NICE) and leaves the thread as it was if the kernel refuses.
  */
 export function prioritizeThread(nice = LATENCY_NICE, sliceNs = LATENCY_SLICE_NS): ThreadSched {
-  const nr = SYSCALLS[process.arch];
-  if (nr === undefined) throw new SysError('sched_setattr', 38 /* ENOSYS */, `no syscall number for ${process.arch}`);
+  const nr = syscallNumber('set');
   const a = Buffer.alloc(ATTR_SIZE);
   a.writeUInt32LE(ATTR_SIZE, 0);
   a.writeUInt32LE(SCHED_OTHER, 4);
   a.writeInt32LE(nice, 16);
   a.writeBigUInt64LE(BigInt(sliceNs), 24);
-  if (syscallSet(nr.set, 0, a, 0) !== 0) throw new SysError('sched_setattr', koffi.errno(), `nice ${nice}, ${sliceNs / 1000} µs slice`);
+  if (syscallSet(nr, 0, a, 0) !== 0) throw new SysError('sched_setattr', koffi.errno(), `nice ${nice}, ${sliceNs / 1000} µs slice`);
   return threadSched();
 }
 

@@ -93,6 +93,15 @@ export const XDP_STATISTICS_FIELDS = [
 ] as const;
 export type XdpStatistics = Record<(typeof XDP_STATISTICS_FIELDS)[number], number>;
 
+/**
+ * What one socket accounts for of the frames redirected to it: those it took from its RX ring
+ * plus the kernel's drops for it (rx_dropped: no buffer or too long; rx_ring_full). Summed over
+ * a program's sockets, it is the redirect count of a program that keeps none (--no-latency).
+ */
+export function socketAccounted(rxPackets: number, stats: Partial<Record<'rx_dropped' | 'rx_ring_full', number>>): number {
+  return rxPackets + (stats.rx_dropped ?? 0) + (stats.rx_ring_full ?? 0);
+}
+
 export interface RingOffset {
   producer: number;
   consumer: number;

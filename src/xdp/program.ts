@@ -237,9 +237,9 @@ export class XdpProgram {
    * each CPU stamps ceil(redirected / N) (less those whose metadata could not be made): a
    * receiver that loses nothing reads exactly that many stamps.
    *
-   * `delivered`: what the program's sockets account for, the frames they took from their RX
-   * rings plus the kernel's drops for them (rx_dropped, rx_ring_full). Where the program does
-   * not count redirects (countsRedirects), that is the redirected count; without it, 0.
+   * `delivered`: what the program's sockets account for (sys/if-xdp.ts: socketAccounted,
+   * summed). Where the program does not count redirects (countsRedirects), that is the
+   * redirected count; without it, 0.
    */
   counters(delivered = 0): ProgramCounters & { stamped?: number } {
     const key = Buffer.alloc(4);
