@@ -2,7 +2,7 @@
  * The kernel's half of a simulated XdpPort (`simulated: true`: UMEM and rings in ordinary
  * memory, no socket). It does what the kernel does for a copy-mode socket, in the same ring
  * layout, so the port's real receive path runs over it: take free frames off FILL, copy a frame
- * into each (at XDP_PACKET_HEADROOM, with the XDP program's receive stamp in the metadata in
+ * into each (at XDP_PACKET_HEADROOM, most with the XDP program's receive stamp in the metadata in
  * front) and publish them on RX; take what userspace put on TX and hand it back on COMPLETION.
  * Used by the warm start (run/warm.ts); nothing here touches a real socket.
  */
@@ -42,7 +42,13 @@ export class SimKernel {
 
   /**
    * Receive up to `n` frames, taken in turn from `frames` starting at `first`, stamped `nowNs`
-   * (CLOCK_MONOTONIC ns, as bpf_ktime_get_ns() stamps them).
+   * (CLOCK_MONOTONIC ns, as bpf_ktime_get_ns() stamps them), but for every 4th frame, which
+   * comes without a stamp: live, most frames do (the program stamps 1 in --latency-sample, none
+   * with --no-latency). Had the warm start stamped them all, the unstamped path would have been
+   * compiled without type feedback, and the first live frame threw receive() and frame() back to
+   * the interpreter (--trace-deopt: "Insufficient type feedback"): re-optimizing receive() took a
+   * 64 ms compile job, run on a helper thread that a busy CPU starved, while the slower code
+   * fell behind and allocated.
    * Returns how many were put on RX (bounded by FILL entries and RX room).
    */
   deliver(frames: readonly Uint8Array[], first: number, n: number, nowNs: number): number {
@@ -69,7 +75,7 @@ export class SimKernel {
       const m = addr - META_SIZE;
       writeU32(bytes, m, lo);
       writeU32(bytes, m + 4, hi);
-      writeU32(bytes, m + 8, META_MAGIC);
+      writeU32(bytes, m + 8, (i & 3) === 3 ? 0 : META_MAGIC);
       const w = (rxProd & rx.mask) << 2;
       rx.desc[w] = addr;
       rx.desc[w + 1] = 0;

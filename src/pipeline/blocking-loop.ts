@@ -21,9 +21,10 @@
  */
 import type { FrameHandler, Port } from '../port/port.js';
 import { sched_yield } from '../sys/libc.js';
-// node's global `performance` is a lazy accessor on globalThis: optimized code cannot fold it and
-// called a load IC and its getter at every read (7.6 % of a busy datapath's CPU in a profile).
-import { performance } from 'node:perf_hooks';
+// Not performance.now(): its result is boxed wherever V8 does not inline it, and this loop reads
+// the clock ~300,000 times a second when idle; the garbage made the datapath thread scavenge,
+// and wait for V8's helper threads (sys/clock.ts). tick() then clock[0], in ms.
+import { clock, tick } from '../sys/clock.js';
 
 /** A sched_yield() that took longer than this (ms) gave the CPU to someone who wanted it. */
 const CONTENDED_YIELD_MS = 0.05;
@@ -108,7 +109,8 @@ export class BlockingLoop {
     const port = this.port;
     const handler = this.handler;
     const batchSize = this.batchSize;
-    let lastControl = performance.now();
+    tick();
+    let lastControl = clock[0];
     // Flags, not sentinel values (-1) in the time variables: a compare that only ever saw the
     // small integer -1 while warming is compiled for small integers, and the live loop's first
     // idle spell (a time there) threw that code away.
@@ -125,7 +127,8 @@ export class BlockingLoop {
         got += n;
         if (n < batchSize) break;
       }
-      const now = performance.now();
+      tick();
+      const now = clock[0];
       if (now - lastControl >= this.controlEveryMs) {
         lastControl = now;
         if (!hooks.control()) return;
@@ -142,7 +145,8 @@ export class BlockingLoop {
       // A spell of politeness ends as soon as the loop need not be polite any more.
       if (now - idleSince < this.busyPollMs && (now >= politeUntil || !this.polite)) {
         sched_yield();
-        const after = performance.now();
+        tick();
+        const after = clock[0];
         if (!this.polite || after - now < this.contendedYieldMs) continue;
         this.yielded++;
         politeUntil = after + POLITE_MS;
@@ -154,7 +158,8 @@ export class BlockingLoop {
         idle = false;
         quiet = false;
       } else {
-        const t = performance.now();
+        tick();
+        const t = clock[0];
         lastControl = t;
         if (!hooks.control()) return;
         if (!quiet) {

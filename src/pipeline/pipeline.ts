@@ -11,6 +11,7 @@ import { InvalidCounters } from '../frame/invalid-reason.js';
 import { NEXT, type Stage } from './stage.js';
 import { RxClock } from './rx-clock.js';
 import type { LatencyRecorder } from './shared-histogram.js';
+import { clock, tick } from '../sys/clock.js';
 
 export class Pipeline implements FrameHandler {
   readonly parser = new FrameParser();
@@ -78,7 +79,8 @@ export class Pipeline implements FrameHandler {
     const n = this.txCount;
     if (n === 0 || this.latency === undefined) return;
     this.txCount = 0;
-    const now = this.clock.now();
+    tick(); // the clock RxClock reads, without boxing a return value (sys/clock.ts)
+    const now = clock[1];
     const h = this.latency.rx_to_tx;
     for (let i = 0; i < n; i++) h.recordValue(now - this.txTimes[i]);
   }

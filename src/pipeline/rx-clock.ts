@@ -6,7 +6,7 @@
  * that arrives without one is never given a stale time: it gets the batch's userspace time.
  */
 import { META_MAGIC, META_SIZE } from '../xdp/meta.js';
-import { performance } from 'node:perf_hooks'; // not the global: a lazy accessor (see blocking-loop.ts)
+import { clock, tick } from '../sys/clock.js';
 
 export { META_MAGIC, META_SIZE };
 
@@ -21,17 +21,16 @@ export class RxClock {
     readonly hasMeta: boolean,
   ) {}
 
-  /** performance.now() reads the same monotonic clock as process.hrtime, without a BigInt. */
-  private readonly offsetNs = clockOffsetNs();
-
-  /** CLOCK_MONOTONIC in ns, allocation-free (sub-microsecond resolution). */
+  /** CLOCK_MONOTONIC in whole ns, as the kernel's stamps are (sys/clock.ts). */
   now(): number {
-    // Whole ns, as the kernel's stamps are (a fraction would show in feed headers and fields).
-    return Math.floor(performance.now() * 1e6 + this.offsetNs);
+    tick();
+    return clock[1];
   }
 
+  /** Once per batch on the datapath: the time goes into a field, so nothing is boxed. */
   beginBatch(): void {
-    this.batchNs = this.now();
+    tick();
+    this.batchNs = clock[1];
   }
 
   /** The frame's receive time in ns: the kernel's stamp when there is one, else the batch time. */
@@ -50,25 +49,4 @@ export class RxClock {
     this.unstamped++;
     return this.batchNs;
   }
-}
-
-/**
- * CLOCK_MONOTONIC ns minus performance.now() ns. The first performance.now() call initialises
- * itself (about a millisecond here), so warm it up, then take the tightest of a few
- * hrtime-between-two-reads brackets.
- */
-function clockOffsetNs(): number {
-  performance.now();
-  let best = Infinity;
-  let offset = 0;
-  for (let i = 0; i < 20; i++) {
-    const a = performance.now();
-    const h = Number(process.hrtime.bigint());
-    const b = performance.now();
-    if (b - a < best) {
-      best = b - a;
-      offset = h - ((a + b) / 2) * 1e6;
-    }
-  }
-  return offset;
 }

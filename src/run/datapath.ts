@@ -38,6 +38,8 @@ import type { FromWorker, SerializedRule, Snapshot, ToWorker, WorkerConfig } fro
 import type { FrameHandler, Port } from '../port/port.js';
 import { settleArrayBufferDetaching } from '../util/detach.js';
 import { performance } from 'node:perf_hooks'; // not the global: a lazy accessor (see pipeline/blocking-loop.ts)
+// The loop's control hook reads the clock as the loop does, without boxing (sys/clock.ts).
+import { clock, tick } from '../sys/clock.js';
 
 const cfg = workerData as WorkerConfig;
 const post = (m: FromWorker) => parentPort!.postMessage(m);
@@ -147,7 +149,7 @@ const hot: HotFunction[] = [
         { name: 'XdpPort.receive', fn: XdpPort.prototype.receive },
         // The loop itself, compiled as a function and not only on-stack (OSR): the live loop is
         // entered anew after every snapshot, and until V8 compiled it, it ran in baseline code,
-        // which boxes every performance.now() and spin of the busy poll in a new heap number:
+        // which boxes the numbers it computes (times, counts) in new heap numbers:
         // ~2 MB of garbage over a 100,000-frame burst, each fresh page of it a page fault.
         { name: 'BlockingLoop.run', fn: BlockingLoop.prototype.run },
       ]
@@ -186,7 +188,8 @@ const loop = new BlockingLoop(port as Port, handler, { batchSize: cfg.batchSize,
  */
 let politeCheckedAt = 0;
 function checkPolite(): void {
-  politeCheckedAt = performance.now();
+  tick();
+  politeCheckedAt = clock[0];
   loop.polite = !cfg.cpus || mayRunOn(process.pid, cfg.cpus);
 }
 checkPolite();
@@ -257,7 +260,8 @@ function rawStats(raw: RawPort): Record<string, unknown> {
 
 let stopping = false;
 let snapshotNow = false;
-let lastSnapshot = performance.now();
+tick();
+let lastSnapshot = clock[0];
 
 function handle(m: ToWorker): void {
   if (m.type === 'stop') stopping = true;
@@ -278,8 +282,9 @@ const hooks = new LoopHooks(
     // frames flow it waits longer: a burst is not interrupted, steady traffic once a second.
     const flowing = pipeline.packets !== packetsAtControl;
     packetsAtControl = pipeline.packets;
-    if (cfg.cpus && performance.now() - politeCheckedAt >= 1000) checkPolite();
-    return performance.now() - lastSnapshot < (flowing ? SNAPSHOT_BUSY_MS : SNAPSHOT_MS);
+    tick();
+    if (cfg.cpus && clock[0] - politeCheckedAt >= 1000) checkPolite();
+    return clock[0] - lastSnapshot < (flowing ? SNAPSHOT_BUSY_MS : SNAPSHOT_MS);
   },
   (): void => {
     // A quiet spell: if V8 has dropped the compiled hot path, warm it again before traffic does.
@@ -304,7 +309,8 @@ function round(): void {
     void finish();
     return;
   }
-  lastSnapshot = performance.now();
+  tick();
+  lastSnapshot = clock[0];
   snapshotNow = false;
   post(snapshot(false));
   setImmediate(round);

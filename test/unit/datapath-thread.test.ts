@@ -126,10 +126,13 @@ describe('warm start', () => {
   it('compiles the hot path on throwaway objects and leaves the live ones untouched', async () => {
     const live = new Pipeline([], { clock: new RxClock(true), latency: new SharedLatency() });
     const built: Pipeline[] = [];
+    const clocks: RxClock[] = [];
     const warmer = new Warmer({
       cfg: cfg(),
       build: () => {
-        const p = new Pipeline([], { clock: new RxClock(true), latency: new SharedLatency() });
+        const c = new RxClock(true);
+        clocks.push(c);
+        const p = new Pipeline([], { clock: c, latency: new SharedLatency() });
         built.push(p);
         return { handler: p };
       },
@@ -146,6 +149,9 @@ describe('warm start', () => {
     assert.equal(built[0].packets, r.frames, 'every synthetic frame went through the pipeline');
     assert.ok(built[0].invalid.total() > 0, 'malformed frames too');
     assert.ok(built[0].datagrams > 0);
+    // Live, most frames come without a stamp (1 in --latency-sample has one; none with
+    // --no-latency): both paths must have run, or the first unstamped frame deoptimizes.
+    assert.ok(clocks[0].stamped > 0 && clocks[0].unstamped > 0, `stamped ${clocks[0].stamped}, unstamped ${clocks[0].unstamped}`);
     assert.equal(r.optimized, true, `hot path compiled: ${JSON.stringify(r)}`);
     assert.equal(isOptimized(Pipeline.prototype.frame), true);
     // The datapath collects the warm garbage at once: the compiled code must survive it (V8
