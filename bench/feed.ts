@@ -70,7 +70,9 @@ async function once(sb: Sandbox, kind: 'throughput' | 'latency') {
   const s = xsk.summary();
   return { kind, sent_messages: sent.messages, sent_rate: sent.messages / sent.seconds, feed_messages: s.feed.messages, client: c, kernel_drops: (s.xdp_stats.rx_ring_full ?? 0) + (s.xdp_stats.rx_dropped ?? 0),
     // Mark-compacts of xsk's main thread (the feed's): each one used to leave a burst of late messages.
-    main_gc_major: s.runtime?.gc_major ?? NaN };
+    main_gc_major: s.runtime?.gc_major ?? NaN,
+    // xsk's own side of the tail: its receive stamp → the message written to the subscriber's stream.
+    rx_to_feed_us: s.latency?.rx_to_feed };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -89,7 +91,7 @@ try {
     const l = await once(sb, 'latency');
     const lag = l.client.lag_all_us ?? {};
     const st = l.client.lag_us ?? {};
-    raw.push({ run: i + 1, kind: l.kind, sent_messages: l.sent_messages, sent_rate: l.sent_rate, subscriber_messages: l.client.messages, skipped: l.client.skipped, lag_all_us: lag, lag_after_warmup_us: st, send_to_subscriber_after_warmup_us: l.client.wire_us, main_gc_major: l.main_gc_major });
+    raw.push({ run: i + 1, kind: l.kind, sent_messages: l.sent_messages, sent_rate: l.sent_rate, subscriber_messages: l.client.messages, skipped: l.client.skipped, lag_all_us: lag, lag_after_warmup_us: st, send_to_subscriber_after_warmup_us: l.client.wire_us, main_gc_major: l.main_gc_major, xsk_rx_to_feed_us: l.rx_to_feed_us });
     r.p50.push(lag.p50 ?? NaN);
     r.p99.push(lag.p99 ?? NaN);
     r.p999.push(lag['p99.9'] ?? NaN);
@@ -98,7 +100,7 @@ try {
     r.steadyP999.push(st['p99.9'] ?? NaN);
     r.sendP99.push(l.client.wire_us?.p99 ?? NaN);
     console.log(
-      `latency at ${(l.sent_rate / 1e3).toFixed(0)} k msg/s, xsk rx stamp → subscriber, µs: whole run ${JSON.stringify(lag)}; after ${warmup} s ${JSON.stringify(st)}; send → subscriber after ${warmup} s ${JSON.stringify(l.client.wire_us)}; got ${l.client.messages}/${l.sent_messages}, skipped ${l.client.skipped}, xsk main major GCs ${l.main_gc_major}`,
+      `latency at ${(l.sent_rate / 1e3).toFixed(0)} k msg/s, xsk rx stamp → subscriber, µs: whole run ${JSON.stringify(lag)}; after ${warmup} s ${JSON.stringify(st)}; send → subscriber after ${warmup} s ${JSON.stringify(l.client.wire_us)}; got ${l.client.messages}/${l.sent_messages}, skipped ${l.client.skipped}, xsk main major GCs ${l.main_gc_major}; xsk's rx_to_feed ${JSON.stringify(l.rx_to_feed_us)}`,
     );
   }
   const result = {
