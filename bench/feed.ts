@@ -91,7 +91,7 @@ try {
     const l = await once(sb, 'latency');
     const lag = l.client.lag_all_us ?? {};
     const st = l.client.lag_us ?? {};
-    raw.push({ run: i + 1, kind: l.kind, sent_messages: l.sent_messages, sent_rate: l.sent_rate, subscriber_messages: l.client.messages, skipped: l.client.skipped, lag_all_us: lag, lag_after_warmup_us: st, send_to_subscriber_after_warmup_us: l.client.wire_us, main_gc_major: l.main_gc_major, xsk_rx_to_feed_us: l.rx_to_feed_us });
+    raw.push({ run: i + 1, kind: l.kind, sent_messages: l.sent_messages, sent_rate: l.sent_rate, subscriber_messages: l.client.messages, skipped: l.client.skipped, lag_all_us: lag, lag_after_warmup_us: st, send_to_subscriber_after_warmup_us: l.client.wire_us, main_gc_major: l.main_gc_major, xsk_rx_to_feed_us: l.rx_to_feed_us, subscriber_runtime: l.client.runtime });
     r.p50.push(lag.p50 ?? NaN);
     r.p99.push(lag.p99 ?? NaN);
     r.p999.push(lag['p99.9'] ?? NaN);
@@ -100,7 +100,7 @@ try {
     r.steadyP999.push(st['p99.9'] ?? NaN);
     r.sendP99.push(l.client.wire_us?.p99 ?? NaN);
     console.log(
-      `latency at ${(l.sent_rate / 1e3).toFixed(0)} k msg/s, xsk rx stamp → subscriber, µs: whole run ${JSON.stringify(lag)}; after ${warmup} s ${JSON.stringify(st)}; send → subscriber after ${warmup} s ${JSON.stringify(l.client.wire_us)}; got ${l.client.messages}/${l.sent_messages}, skipped ${l.client.skipped}, xsk main major GCs ${l.main_gc_major}; xsk's rx_to_feed ${JSON.stringify(l.rx_to_feed_us)}`,
+      `latency at ${(l.sent_rate / 1e3).toFixed(0)} k msg/s, xsk rx stamp → subscriber, µs: whole run ${JSON.stringify(lag)}; after ${warmup} s ${JSON.stringify(st)}; send → subscriber after ${warmup} s ${JSON.stringify(l.client.wire_us)}; got ${l.client.messages}/${l.sent_messages}, skipped ${l.client.skipped}, xsk main major GCs ${l.main_gc_major}; xsk's rx_to_feed ${JSON.stringify(l.rx_to_feed_us)}; subscriber GCs ${l.client.runtime?.gc_major} major, ${l.client.runtime?.gc_minor} minor, longest ${l.client.runtime?.gc_max_ms} ms`,
     );
   }
   const result = {

@@ -23,6 +23,7 @@ import { FeedClient, type Kind, type SubscribeOptions } from './feed/client.js';
 import { parseGrpcAddress, grpcTarget } from './feed/flags.js';
 import { checkTestMessageAt, testMessageSendNs } from './feed/mold-packet.js';
 import { initLatency } from './pipeline/latency.js';
+import { RuntimeWatch } from './metrics/runtime.js';
 
 function int(v: string): number {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a non-negative integer');
@@ -147,6 +148,9 @@ function seen(session: string, seq: number): boolean {
   return was === 1;
 }
 const startedAt = performance.now();
+/** This client's garbage collections (in the summary): its own pauses are part of what it measures. */
+const runtime = new RuntimeWatch();
+runtime.start();
 let lastLineAt = startedAt;
 let lastLineMessages = 0;
 
@@ -294,6 +298,7 @@ process.stdout.write(
     lag_us: us(lagNs),
     ...(lagAllNs ? { lag_all_us: us(lagAllNs) } : {}),
     wire_us: us(wireNs),
+    ...runtime.summary(),
   }) + '\n',
 );
 // Cancelled by us (count, seconds, signal) is a normal end.

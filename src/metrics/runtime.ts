@@ -18,6 +18,8 @@ export class RuntimeWatch implements Component {
   private minor = 0;
   private major = 0;
   private gcMs = 0;
+  /** The longest single collection (ms): one long pause is what a latency tail shows. */
+  private gcMaxMs = 0;
   private heapStart = 0;
   private oldStart = 0;
   private warmup?: NodeJS.Timeout;
@@ -27,6 +29,7 @@ export class RuntimeWatch implements Component {
       if (kind === constants.NODE_PERFORMANCE_GC_MINOR) this.minor++;
       else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR || kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL) this.major++;
       this.gcMs += e.duration;
+      if (e.duration > this.gcMaxMs) this.gcMaxMs = e.duration;
     }
   });
 
@@ -50,6 +53,7 @@ export class RuntimeWatch implements Component {
         gc_minor: this.minor,
         gc_major: this.major,
         gc_ms: Math.round(this.gcMs * 10) / 10,
+        gc_max_ms: Math.round(this.gcMaxMs * 10) / 10,
         heap_used_start_bytes: this.heapStart,
         heap_used_end_bytes: heapEnd,
         heap_growth_bytes: heapEnd - this.heapStart,
