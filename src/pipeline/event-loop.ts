@@ -17,7 +17,8 @@
  * git show a2606e5:src/rx/loop.ts. New here: a handler that throws stops the loop cleanly.)
  */
 import type { FrameHandler, Port } from '../port/port.js';
-import { performance } from 'node:perf_hooks'; // not the global: a lazy accessor (see blocking-loop.ts)
+// Not performance.now(), which boxes its result wherever V8 does not inline it (sys/clock.ts).
+import { clock, tick } from '../sys/clock.js';
 
 export interface EventLoopOptions {
   /** Frames per port.receive() call (default 64). */
@@ -92,14 +93,16 @@ export class EventLoop {
   private pending = false;
 
   private spin(): number {
-    const until = performance.now() + Math.min(this.spinUs / 1000, this.busyPollMs);
+    tick();
+    const until = clock[0] + Math.min(this.spinUs / 1000, this.busyPollMs);
     do {
-      // Reading the clock boxes a double; check the ring 32 times per clock read.
+      // A clock read is an FFI call (~0.1 µs): check the ring 32 times per read.
       for (let i = 0; i < 32; i++) {
         const n = this.port.receive(this.batchSize, this.handler);
         if (n > 0) return n;
       }
-    } while (performance.now() < until);
+      tick();
+    } while (clock[0] < until);
     return 0;
   }
 
@@ -139,7 +142,8 @@ export class EventLoop {
       this.idleSince = -1;
       return this.schedule(false);
     }
-    const now = performance.now();
+    tick();
+    const now = clock[0];
     if (this.idleSince < 0) this.idleSince = now;
     if (now - this.idleSince < this.busyPollMs) return this.schedule(false);
     this.idleSince = -1;
