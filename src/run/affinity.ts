@@ -8,9 +8,9 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import koffi from 'koffi';
+import { libc } from '../sys/libc.js';
 import { SysError } from '../sys/errors.js';
 
-const libc = koffi.load('libc.so.6');
 const setaffinity = libc.func('int sched_setaffinity(int pid, size_t size, const void *mask)') as (pid: number, size: number, mask: Buffer) => number;
 const getaffinity = libc.func('int sched_getaffinity(int pid, size_t size, _Out_ void *mask)') as (pid: number, size: number, mask: Buffer) => number;
 

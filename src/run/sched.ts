@@ -19,6 +19,7 @@
  */
 import { readdirSync } from 'node:fs';
 import koffi from 'koffi';
+import { libc } from '../sys/libc.js';
 import { SysError } from '../sys/errors.js';
 
 export type DatapathSched = 'latency' | 'normal';
@@ -36,7 +37,6 @@ const SYSCALLS: Partial<Record<NodeJS.Architecture, { set: number; get: number }
 /** struct sched_attr, SCHED_ATTR_SIZE_VER0: size, policy, flags (u64), nice, priority, runtime, deadline, period (u64). */
 const ATTR_SIZE = 48;
 
-const libc = koffi.load('libc.so.6');
 const syscallSet = libc.func('long syscall(long n, int pid, const void *attr, unsigned int flags)') as (n: number, pid: number, attr: Buffer, flags: number) => number;
 const syscallGet = libc.func('long syscall(long n, int pid, _Out_ void *attr, unsigned int size, unsigned int flags)') as (
   n: number,

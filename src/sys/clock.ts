@@ -18,10 +18,9 @@
  *
  *     tick(); const now = clock[0];   // ms
  */
-import koffi from 'koffi';
+import { libc } from './libc.js';
 
 const CLOCK_MONOTONIC = 1;
-const libc = koffi.load('libc.so.6');
 const clock_gettime = libc.func('int clock_gettime(int clk, _Out_ void *ts)') as (clk: number, ts: Int32Array) => number;
 
 /** struct timespec on 64-bit Linux: tv_sec (int64), tv_nsec (long): 4 int32 words, little-endian. */

@@ -4,7 +4,11 @@
  */
 import koffi, { type TypeObject } from 'koffi';
 
-const libc = koffi.load('libc.so.6');
+/**
+ * The process's one handle on libc. Modules that bind a few calls of their own (sys/clock.ts,
+ * sys/netlink.ts, sys/relaunch.ts, run/affinity.ts, run/sched.ts) bind them on it.
+ */
+export const libc = koffi.load('libc.so.6');
 
 export const AF_XDP = 44;
 export const AF_PACKET = 17;

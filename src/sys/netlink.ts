@@ -15,21 +15,11 @@
  */
 import koffi from 'koffi';
 import { checkErrno, SysError } from './errors.js';
+import { bind, close, libc, setsockopt, socket } from './libc.js';
 import { formatAddress } from '../net/address.js';
 
-const libc = koffi.load('libc.so.6');
-const socket = libc.func('int socket(int domain, int type, int protocol)') as (d: number, t: number, p: number) => number;
-const bind = libc.func('int bind(int fd, const void *addr, uint32_t len)') as (fd: number, a: Buffer, l: number) => number;
-const setsockopt = libc.func('int setsockopt(int fd, int level, int name, const void *val, uint32_t len)') as (
-  fd: number,
-  level: number,
-  name: number,
-  val: Buffer,
-  len: number,
-) => number;
 const send = libc.func('intptr_t send(int fd, const void *buf, size_t len, int flags)') as (fd: number, b: Buffer, l: number, f: number) => number;
 const recv = libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)') as (fd: number, b: Buffer, l: number, f: number) => number;
-const close = libc.func('int close(int fd)') as (fd: number) => number;
 const ifIndexToName = libc.func('char *if_indextoname(unsigned int ifindex, _Out_ char *name)') as (i: number, out: Buffer) => string | null;
 
 const AF_NETLINK = 16;

@@ -14,8 +14,8 @@
  * fails the process goes on as it is, and the caller is told why.
  */
 import koffi from 'koffi';
+import { libc } from './libc.js';
 
-const libc = koffi.load('libc.so.6');
 const execve = libc.func('int execve(const char *path, const char **argv, const char **envp)') as (
   path: string,
   argv: (string | null)[],
