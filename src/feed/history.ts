@@ -11,6 +11,7 @@
  * small ring of their own, each marked with the sequence of the message it comes before.
  */
 import type { Datagram } from '../frame/datagram.js';
+import { copyBytes } from '../util/copy.js';
 
 export const enum Kind {
   Raw = 1,
@@ -206,15 +207,5 @@ export class History {
     let e = this.oldestEvent;
     while (e < this.nextEvent && this.evNextSeq[e % this.eventCapacity] < seq) e++;
     return e;
-  }
-}
-
-/** Copy bytes between Uint8Arrays without making a view (no allocation). */
-export function copyBytes(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, len: number): void {
-  if (len <= 64) {
-    for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i];
-  } else {
-    // Buffer.prototype.copy works on any Uint8Array source and makes no object.
-    Buffer.prototype.copy.call(src, dst, dstOff, srcOff, srcOff + len);
   }
 }

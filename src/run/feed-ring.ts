@@ -7,7 +7,11 @@
  *                                        [1] tail: bytes read     (consumer, Atomics.store)
  *   data  Uint8Array(SharedArrayBuffer)  records, each 8-byte aligned:
  *
- *     u16 length | u16 srcPort | u16 dstPort | u8 family | u8 0 | f64 rxNs | 16 B source address | payload
+ *     u16 length | u16 srcPort | u16 dstPort | u8 family | u8 pad | f64 rxNs | 16 B source address |
+ *     pad bytes (0-3) | payload
+ *
+ *   The pad puts the payload at the same offset mod 4 as it had in the UMEM frame, so that
+ *   util/copy.ts copies it in 32-bit words without making a view (no allocation).
  *
  * head and tail are free-running byte counts (mod 2^31, compared by difference); a record never
  * straddles the end: when it would not fit, the producer writes a record with length 0xffff
@@ -22,7 +26,7 @@
  *
  * so a commit costs one Atomics.load while the reader is busy, and a notify only when it sleeps.
  */
-import { copyBytes } from '../feed/history.js';
+import { copyBytes, wordPhase } from '../util/copy.js';
 import type { Datagram } from '../frame/datagram.js';
 import { FrameParser } from '../frame/parse.js';
 
@@ -74,7 +78,9 @@ export class FeedRingWriter {
    */
   write(src: Uint8Array, p: Datagram): boolean {
     const len = p.payloadLength;
-    const need = align8(HEADER + len);
+    // Records start 8-aligned and HEADER is too, so the pad depends on the source alone.
+    const pad = wordPhase(src, p.payloadOffset);
+    const need = align8(HEADER + pad + len);
     let pos = this.head % this.size;
     const tailRoom = this.size - pos;
     const wrapCost = need > tailRoom ? tailRoom : 0;
@@ -104,12 +110,12 @@ export class FeedRingWriter {
     d[pos + 4] = dstPort & 0xff;
     d[pos + 5] = dstPort >> 8;
     d[pos + 6] = family;
-    d[pos + 7] = 0;
+    d[pos + 7] = pad;
     this.f64[(pos + 8) >> 3] = p.rxNs;
     const alen = family === 4 ? 4 : 16;
     const addrOff = p.srcAddrOffset;
     for (let i = 0; i < alen; i++) d[pos + 16 + i] = src[addrOff + i];
-    copyBytes(src, p.payloadOffset, d, pos + HEADER, len);
+    copyBytes(src, p.payloadOffset, d, pos + HEADER + pad, len);
     this.head = (this.head + need) & MASK;
     return true;
   }
@@ -172,10 +178,11 @@ export class FeedRingReader {
       v.ipVersion = d[pos + 6];
       v.rxNs = this.f64[(pos + 8) >> 3];
       v.srcAddrOffset = pos + 16;
-      v.payloadOffset = pos + HEADER;
+      const pad = d[pos + 7];
+      v.payloadOffset = pos + HEADER + pad;
       v.payloadLength = len;
       sink.record(d, v);
-      this.tail = (this.tail + align8(HEADER + len)) & MASK;
+      this.tail = (this.tail + align8(HEADER + pad + len)) & MASK;
       n++;
     }
     Atomics.store(this.ctrl, 1, this.tail);
