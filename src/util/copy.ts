@@ -6,11 +6,15 @@
  * `dst.set(src.subarray(...))`: ~100 bytes of garbage per datagram, and garbage makes the
  * datapath thread scavenge and wait for V8's helper threads (sys/clock.ts). So:
  *  - up to 64 bytes, a byte loop;
- *  - where source and destination sit at the same offset mod 4 in their buffers, the middle in
- *    32-bit words through Int32Array views of the two whole buffers (made once per buffer and
- *    kept): ~30 ns for 100 bytes, ~200 ns for 1,400 here, against Buffer.copy's ~60-85 ns plus
- *    its garbage. Writers that choose where a copy goes (the feed ring) choose such an offset;
- *  - otherwise Buffer.prototype.copy, which allocates.
+ *  - longer, where source and destination sit at the same offset mod 4 in their buffers, the
+ *    middle in 32-bit words through Int32Array views of the two whole buffers (made once per
+ *    buffer and kept): ~80 ns for 100 bytes, ~340 ns for 1,400 here, against Buffer.copy's
+ *    ~60-85 ns plus its garbage. Writers that choose where a copy goes (the feed ring, the
+ *    history) choose such an offset;
+ *  - otherwise Buffer.prototype.copy, which allocates (the protobuf encoder, whose offsets the
+ *    encoding sets, still copies that way: an allocation-free version built words from two
+ *    shifted source words, and xsk's RSS in the slow-subscriber test then grew 0.6-14 MB where
+ *    it grew 0.6-3 MB, for reasons not found; not kept).
  */
 const words = new WeakMap<ArrayBufferLike, Int32Array<ArrayBufferLike>>();
 let lastBuf: ArrayBufferLike | undefined;
@@ -58,7 +62,14 @@ export function copyBytes(src: Uint8Array, srcOff: number, dst: Uint8Array, dstO
   const a = (from + i) >> 2;
   const b = (to + i) >> 2;
   const n = (len - i) >> 2;
-  for (let k = 0; k < n; k++) dw[b + k] = sw[a + k];
+  let k = 0;
+  for (; k + 4 <= n; k += 4) {
+    dw[b + k] = sw[a + k];
+    dw[b + k + 1] = sw[a + k + 1];
+    dw[b + k + 2] = sw[a + k + 2];
+    dw[b + k + 3] = sw[a + k + 3];
+  }
+  for (; k < n; k++) dw[b + k] = sw[a + k];
   i += n << 2;
   for (; i < len; i++) dst[dstOff + i] = src[srcOff + i];
 }

@@ -32,3 +32,19 @@ it('copies exactly, whatever the lengths, offsets and buffers', () => {
   }
   assert.ok(words > 100, 'the word path ran');
 });
+
+it('copies up to the very end of a source whose length is no whole number of words', () => {
+  for (const size of [8189, 8190, 8191, 8192]) {
+    const src = new Uint8Array(size);
+    for (let i = 0; i < size; i++) src[i] = (i * 7 + 1) & 0xff;
+    const dst = new Uint8Array(256);
+    for (let d = 0; d < 4; d++) {
+      for (const len of [65, 100, 131]) {
+        dst.fill(0);
+        copyBytes(src, size - len, dst, d, len);
+        for (let i = 0; i < len; i++) assert.equal(dst[d + i], src[size - len + i], `size ${size} len ${len} dst+${d} byte ${i}`);
+        assert.equal(dst[d + len], 0);
+      }
+    }
+  }
+});
