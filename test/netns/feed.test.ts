@@ -3,7 +3,7 @@
  * MoldUDP64 from the "gen" namespace (src/sandbox/mold-send.ts), subscribers
  * (dist/feed-client.js) in the dut namespace.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -61,8 +61,26 @@ function rssKb(pid: number): number {
   return m ? Number(m[1]) : 0;
 }
 
+/** The xsk processes a test started that have not exited. */
+const running = new Set<XskProcess>();
+
 function startXsk(sb: Sandbox, mode: string, extra: string[] = []): XskProcess {
-  return new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', mode, '--decode', `${PORT}=moldudp64`, '--grpc', GRPC, ...extra]);
+  const x = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', mode, '--decode', `${PORT}=moldudp64`, '--grpc', GRPC, ...extra]);
+  running.add(x);
+  x.child.once('exit', () => running.delete(x));
+  return x;
+}
+
+/**
+ * A test whose assertion failed before it stopped its xsk left it running, holding the
+ * interface's lock: every later test then failed at start ("dut0 is in use"). Stop it.
+ */
+async function stopLeftovers(): Promise<void> {
+  for (const x of [...running]) {
+    x.signal('SIGTERM');
+    await x.exit(5000).catch(() => {});
+  }
+  running.clear();
 }
 
 function mold(sb: Sandbox, args: string[]) {
@@ -75,6 +93,7 @@ for (const mode of ['native', 'generic'] as const) {
     before(() => {
       sb = new Sandbox({ name: `xskf-${mode.slice(0, 3)}` });
     });
+    afterEach(stopLeftovers);
     after(() => sb.destroy());
 
     it('N MoldUDP64 packets of M messages: all N×M, in order, contiguous, payloads intact', async () => {
@@ -121,6 +140,7 @@ describe('feed, native mode: sequence tracking, back-pressure, resume, TLS', () 
   before(() => {
     sb = new Sandbox({ name: 'xskf-seq' });
   });
+  afterEach(stopLeftovers);
   after(() => sb.destroy());
 
   it('a gap is counted and reaches the subscriber; a duplicate is counted and delivered once; a late packet fills its gap', async () => {
