@@ -11,7 +11,7 @@
  * small ring of their own, each marked with the sequence of the message it comes before.
  */
 import type { Datagram } from '../frame/datagram.js';
-import { copyBytes, wordPhase } from '../util/copy.js';
+import { BYTE_LOOP_MAX, copyBytes, samePhaseAt } from '../util/copy.js';
 
 export const enum Kind {
   Raw = 1,
@@ -123,10 +123,11 @@ export class History {
   append(src: Uint8Array, srcOff: number, len: number, p: Datagram, kind: number, session: number, moldSeq: number): number {
     const family = p.ipVersion;
     const addrOff = p.srcAddrOffset;
-    // Over 64 bytes copyBytes copies in 32-bit words where the two offsets agree mod 4, and
+    // Past the byte loop, copyBytes copies in 32-bit words where the two offsets agree mod 4, and
     // allocates where they do not: such a payload starts 0-3 bytes in, at the source's phase.
-    const at = len > 64 ? this.reserve(len + 3) : this.reserve(len);
-    const pos = len > 64 ? at + ((wordPhase(src, srcOff) - wordPhase(this.data, at)) & 3) : at;
+    const words = len > BYTE_LOOP_MAX;
+    const at = this.reserve(words ? len + 3 : len);
+    const pos = words ? samePhaseAt(src, srcOff, this.data, at) : at;
     copyBytes(src, srcOff, this.data, pos, len);
     const s = this.writeSlot;
     const a = s * 16;

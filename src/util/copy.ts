@@ -38,14 +38,22 @@ function wordsOf(buf: ArrayBufferLike): Int32Array<ArrayBufferLike> {
   return w;
 }
 
+/** Copies of up to this many bytes go byte by byte, wherever they land. */
+export const BYTE_LOOP_MAX = 64;
+
 /** The offset mod 4 that a copy out of `src[srcOff]` should land on for copyBytes' word path. */
 export function wordPhase(src: Uint8Array, srcOff: number): number {
   return (src.byteOffset + srcOff) & 3;
 }
 
+/** The first offset in `dst` from `at` on (at most 3 bytes in) where a copy from `src[srcOff]` takes the word path. */
+export function samePhaseAt(src: Uint8Array, srcOff: number, dst: Uint8Array, at: number): number {
+  return at + ((wordPhase(src, srcOff) - wordPhase(dst, at)) & 3);
+}
+
 /** Copy `len` bytes from `src[srcOff...]` to `dst[dstOff...]`. */
 export function copyBytes(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, len: number): void {
-  if (len <= 64) {
+  if (len <= BYTE_LOOP_MAX) {
     for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i];
     return;
   }
