@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * xsk-gen: send UDP frames out of an interface at driver speed (see gen/live-frames.ts).
+ * xsk-gen: send UDP frames out of an interface at driver speed: XDP live frames
+ * (gen/live-frames.ts), or where the kernel refuses those, an AF_XDP socket's TX ring (gen/xsk-tx.ts).
  *   sudo node dist/gen.js --iface IF --dst-mac MAC --src-ip A --dst-ip B --dst-port P
- *        [--src-mac MAC] [--src-port P] [--size BYTES] [--count N] [--seconds S]
+ *        [--src-mac MAC] [--src-port P] [--size BYTES] [--count N] [--seconds S] [--method auto|live|afxdp]
  * Bounded by --count and --seconds; prints {"sent","seconds","pps"} as one JSON line.
  * Frames actually leave the interface: only aim it at hosts you own (a namespace of yours).
  */
@@ -10,6 +11,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { isIP } from 'node:net';
 import { buildUdpFrame } from './frame/build.js';
 import { generate } from './gen/live-frames.js';
+import { generateXskTx } from './gen/xsk-tx.js';
+import { SysError } from './sys/errors.js';
 import { ifindexOf } from './sys/interfaces.js';
 
 const int = (min: number, max: number) => (v: string) => {
@@ -37,6 +40,11 @@ const o = new Command('xsk-gen')
   .addOption(new Option('--size <bytes>', 'UDP payload bytes').default(18).argParser(int(0, 1400)))
   .addOption(new Option('--count <n>', 'frames to send').default(1_000_000).argParser(int(1, 1e10)))
   .addOption(new Option('--seconds <s>', 'stop after this long').default(10).argParser(int(1, 600)))
+  .addOption(
+    new Option('--method <how>', 'live: XDP live frames; afxdp: an AF_XDP socket\'s TX ring (copy mode); auto: live, else afxdp')
+      .choices(['auto', 'live', 'afxdp'])
+      .default('auto'),
+  )
   .showHelpAfterError(false)
   .parse(process.argv)
   .opts();
@@ -59,9 +67,23 @@ const frame = buildUdpFrame({
   dstPort: o.dstPort,
   payload: o.size,
 });
+/** Errors with which a kernel refuses XDP live frames: EPERM (seen on a 6.18 build), EINVAL, EOPNOTSUPP. */
+const REFUSED = new Set([1, 22, 95]);
+
 try {
-  const r = generate({ ifindex, frame, count: o.count, seconds: o.seconds });
-  process.stdout.write(JSON.stringify({ ...r, frame_bytes: frame.length }) + '\n');
+  let method: 'live' | 'afxdp' = o.method === 'afxdp' ? 'afxdp' : 'live';
+  let r;
+  if (method === 'live') {
+    try {
+      r = generate({ ifindex, frame, count: o.count, seconds: o.seconds });
+    } catch (e) {
+      if (o.method !== 'auto' || !(e instanceof SysError && e.call === 'bpf_prog_test_run_opts' && REFUSED.has(e.errno))) throw e;
+      process.stderr.write(`xsk-gen: this kernel refuses XDP live frames (${e.message}); sending through an AF_XDP socket's TX ring instead\n`);
+      method = 'afxdp';
+    }
+  }
+  r ??= generateXskTx({ ifindex, ifname: o.iface, frame, count: o.count, seconds: o.seconds });
+  process.stdout.write(JSON.stringify({ ...r, frame_bytes: frame.length, method }) + '\n');
 } catch (e) {
   process.stderr.write(`xsk-gen: ${(e as Error).message}\n`);
   process.exit(1);

@@ -508,6 +508,8 @@ static struct xsk_socket *xsk;
 static struct xsk_ring_prod fill, tx;
 static struct xsk_ring_cons comp, rx;
 static int xsk_fd = -1;
+/* The XDP program stamps in the frame's head (this kernel refuses bpf_xdp_adjust_meta). */
+static int head_stamps;
 static uint64_t free_frames[NUM_FRAMES];
 static unsigned nfree;
 static unsigned tx_outstanding;
@@ -595,27 +597,36 @@ static unsigned rx_batch(void)
 	batch_ns = now_ns(); /* once per batch, as xsk's RxClock.beginBatch() */
 	for (unsigned i = 0; i < n; i++) {
 		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&rx, idx + i);
-		uint8_t *pkt = xsk_umem__get_data(umem_area, d->addr);
+		uint64_t addr = d->addr;
+		uint32_t len = d->len;
+		uint8_t *pkt = xsk_umem__get_data(umem_area, addr);
 		uint64_t stamp;
 		int why;
+
+		/* A stamp in the frame's head: its last u32 is 0 where a frame has its EtherType. */
+		if (head_stamps && len >= META_SIZE + 14 && !(pkt[12] | pkt[13])) {
+			addr += META_SIZE;
+			len -= META_SIZE;
+			pkt += META_SIZE;
+		}
 
 		if (opt.touch) {
 			/* The minimal receiver: one byte of the frame read, the frame recycled. */
 			st.rx_packets++;
-			st.rx_bytes += d->len;
+			st.rx_bytes += len;
 			st.field_sum += pkt[0];
-			free_frames[nfree++] = d->addr;
+			free_frames[nfree++] = addr;
 			continue;
 		}
-		stamp = take_stamp(pkt, d->addr);
+		stamp = take_stamp(pkt, addr);
 		if (stamp)
 			lat_record((int64_t)(batch_ns - stamp));
 		else
 			lat.unstamped++;
-		why = parse(pkt, d->len, &r);
+		why = parse(pkt, len, &r);
 
 		st.rx_packets++;
-		st.rx_bytes += d->len;
+		st.rx_bytes += len;
 		if (why != PARSE_OK) {
 			st.invalid[why]++;
 		} else {
@@ -626,11 +637,11 @@ static unsigned rx_batch(void)
 		}
 		if (opt.app == L2FWD && why == PARSE_OK && r.ip_version == 4 && r.dst_port == opt.port && r.ttl > 1) {
 			rewrite_ipv4(pkt, &r);
-			fwd[nfwd++] = d->addr | ((uint64_t)d->len << 48);
+			fwd[nfwd++] = addr | ((uint64_t)len << 48);
 		} else {
 			if (opt.app == L2FWD)
 				st.not_forwarded++;
-			free_frames[nfree++] = d->addr;
+			free_frames[nfree++] = addr;
 		}
 	}
 	xsk_ring_cons__release(&rx, n);
@@ -688,6 +699,52 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 	return vfprintf(stderr, fmt, ap);
 }
 
+/*
+ * Open opt.obj and set xsk_redirect.c's xsk_config (.rodata: u32 stamp, u32 sample_mask; as
+ * src/xdp/program.ts) from --stamp-every, or with `head`, the object's own sampling with the
+ * stamp in the frame's head (stamp = 2). NULL (said why) on failure.
+ */
+static struct bpf_object *open_program(int head)
+{
+	struct bpf_object *obj = bpf_object__open_file(opt.obj, NULL);
+	struct bpf_map *m;
+	__u32 cfg[2];
+	const void *init;
+	size_t size = 0;
+
+	if (!obj) {
+		fprintf(stderr, "xsk_ref: bpf_object__open_file(%s): %s (run npm run build)\n", opt.obj, strerror(errno));
+		return NULL;
+	}
+	if (opt.stamp_every < 0 && !head)
+		return obj;
+	bpf_object__for_each_map(m, obj) {
+		const char *name = bpf_map__name(m);
+		size_t len = strlen(name);
+
+		if (len >= 7 && !strcmp(name + len - 7, ".rodata"))
+			break;
+	}
+	if (!m || !(init = bpf_map__initial_value(m, &size)) || size != sizeof(cfg)) {
+		fprintf(stderr, "xsk_ref: %s has no 8-byte .rodata (xsk_config)\n", opt.obj);
+		bpf_object__close(obj);
+		return NULL;
+	}
+	memcpy(cfg, init, sizeof(cfg));
+	if (opt.stamp_every >= 0) {
+		cfg[0] = opt.stamp_every > 0;
+		cfg[1] = opt.stamp_every > 0 ? opt.stamp_every - 1 : 0;
+	}
+	if (head && cfg[0])
+		cfg[0] = 2;
+	if (bpf_map__set_initial_value(m, cfg, sizeof(cfg))) {
+		fprintf(stderr, "xsk_ref: %s: can't set .rodata\n", opt.obj);
+		bpf_object__close(obj);
+		return NULL;
+	}
+	return obj;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -726,34 +783,27 @@ int main(int argc, char **argv)
 		}
 	}
 
-	/* Our program, loaded by libbpf. */
-	obj = bpf_object__open_file(opt.obj, NULL);
-	if (!obj) {
-		fprintf(stderr, "xsk_ref: bpf_object__open_file(%s): %s (run npm run build)\n", opt.obj, strerror(errno));
+	/* Our program, loaded by libbpf; with stamps in the frame's head where this kernel refuses
+	 * bpf_xdp_adjust_meta (as src/xdp/program.ts does). */
+	obj = open_program(0);
+	if (!obj)
 		return 1;
-	}
-	if (opt.stamp_every >= 0) {
-		/* xsk_redirect.c's xsk_config (.rodata): u32 stamp, u32 sample_mask; as src/xdp/program.ts. */
-		struct bpf_map *m;
-		__u32 cfg[2] = { opt.stamp_every > 0, opt.stamp_every > 0 ? opt.stamp_every - 1 : 0 };
-		size_t size = 0;
+	if ((err = bpf_object__load(obj))) {
+		int retried = 0;
 
-		bpf_object__for_each_map(m, obj) {
-			const char *name = bpf_map__name(m);
-			size_t len = strlen(name);
-
-			if (len >= 7 && !strcmp(name + len - 7, ".rodata"))
-				break;
+		if (err == -EINVAL && opt.stamp_every != 0) {
+			bpf_object__close(obj);
+			obj = open_program(1);
+			if (!obj)
+				return 1;
+			retried = !bpf_object__load(obj);
 		}
-		if (!m || !bpf_map__initial_value(m, &size) || size != sizeof(cfg) ||
-		    bpf_map__set_initial_value(m, cfg, sizeof(cfg))) {
-			fprintf(stderr, "xsk_ref: --stamp-every: %s has no 8-byte .rodata (xsk_config)\n", opt.obj);
+		if (!retried) {
+			die_err("bpf_object__load", err);
 			goto out;
 		}
-	}
-	if ((err = bpf_object__load(obj))) {
-		die_err("bpf_object__load", err);
-		goto out;
+		head_stamps = 1;
+		fprintf(stderr, "xsk_ref: this kernel refuses bpf_xdp_adjust_meta: stamps in the frame's head\n");
 	}
 	prog = bpf_object__find_program_by_name(obj, "xsk_redirect");
 	m_xsks = bpf_object__find_map_by_name(obj, "xsks");

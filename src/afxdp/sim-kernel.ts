@@ -3,7 +3,7 @@
  * memory, no socket). It does what the kernel does for a copy-mode socket, in the same ring
  * layout, so the port's real receive path runs over it: take free frames off FILL, copy a frame
  * into each (at XDP_PACKET_HEADROOM, most with the XDP program's receive stamp in the metadata in
- * front) and publish them on RX; take what userspace put on TX and hand it back on COMPLETION.
+ * front, or as the frame's head where the port expects it there) and publish them on RX; take what userspace put on TX and hand it back on COMPLETION.
  * Used by the warm start (run/warm.ts); nothing here touches a real socket.
  */
 import type { XdpPort } from './xdp-port.js';
@@ -24,6 +24,8 @@ export class SimKernel {
   /** An eventfd polled next to the socket, as the live datapath's wake fd, rung now and then. */
   readonly wakeFd = createWakeFd();
   private readonly scratch = Buffer.alloc(8);
+  /** The port skips stamps in the frame's head (XdpPortOptions.headStamps): deliver them so. */
+  private readonly headStamps: boolean;
 
   /**
    * The socket's pollReadable() then waits in a real poll(): on the simulated socket's
@@ -33,6 +35,7 @@ export class SimKernel {
   constructor(private readonly port: XdpPort) {
     if (port.socket.fd >= 0) throw new Error('SimKernel drives simulated ports only');
     port.setWakeFd(this.wakeFd);
+    this.headStamps = port.opts.headStamps ?? false;
     // As a copy-mode socket's: the kernel asks to be woken for FILL and TX.
     const { fill, tx } = port.socket;
     Atomics.store(fill.flags, 0, XDP_RING_NEED_WAKEUP);
@@ -72,14 +75,18 @@ export class SimKernel {
       const f = frames[(first + i) % frames.length];
       const addr = base + HEADROOM;
       bytes.set(f, addr);
+      const stamped = (i & 3) !== 3;
       const m = addr - META_SIZE;
       writeU32(bytes, m, lo);
       writeU32(bytes, m + 4, hi);
-      writeU32(bytes, m + 8, (i & 3) === 3 ? 0 : META_MAGIC);
+      writeU32(bytes, m + 8, stamped ? META_MAGIC : 0);
+      writeU32(bytes, m + 12, 0);
+      // Where the program stamps in the frame's head, a stamped frame starts at its stamp.
+      const head = stamped && this.headStamps;
       const w = (rxProd & rx.mask) << 2;
-      rx.desc[w] = addr;
+      rx.desc[w] = head ? m : addr;
       rx.desc[w + 1] = 0;
-      rx.desc[w + 2] = f.length;
+      rx.desc[w + 2] = head ? f.length + META_SIZE : f.length;
       rx.desc[w + 3] = 0;
       rxProd = (rxProd + 1) >>> 0;
     }

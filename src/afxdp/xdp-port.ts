@@ -15,7 +15,11 @@
 import { Verdict, type FrameHandler, type Port, type PortMode } from '../port/port.js';
 import { Umem } from './umem.js';
 import { XskSocket, type BindMode } from './socket.js';
+import { META_SIZE } from '../xdp/meta.js';
 import { descAddr, descLen, getAddr, setAddr, setDesc } from './ring.js';
+
+/** The receive stamp's size where the XDP program puts it in the frame's head (headStamps). */
+const HEAD_STAMP = META_SIZE;
 
 export interface XdpPortOptions {
   ifindex: number;
@@ -31,6 +35,13 @@ export interface XdpPortOptions {
   hugepages?: boolean;
   /** No socket: rings and UMEM in ordinary memory, for the warm start (sim-kernel.ts). */
   simulated?: boolean;
+  /**
+   * The XDP program stamps in the frame's head (XdpProgram.headStamps): a received frame whose
+   * bytes 12-13 are 0 (where a frame has its EtherType, never 0 in a redirected frame) starts
+   * with a 16-byte stamp, which receive() skips; the stamp then sits right before the frame,
+   * where the metadata area would have put it, and RxClock reads it there.
+   */
+  headStamps?: boolean;
 }
 
 export class XdpPort implements Port {
@@ -54,9 +65,11 @@ export class XdpPort implements Port {
   /** Batches a handler threw in (the rings were left consistent; see receive()). */
   handlerErrors = 0;
   private closed = false;
+  private readonly headStamps: boolean;
 
   constructor(readonly opts: XdpPortOptions) {
     this.mode = opts.mode;
+    this.headStamps = opts.headStamps ?? false;
     this.umem = new Umem({ frameCount: opts.frameCount, frameSize: opts.frameSize, hugepages: opts.hugepages, simulated: opts.simulated });
     try {
       this.socket = new XskSocket({
@@ -135,6 +148,7 @@ export class XdpPort implements Port {
     const txAddr = this.txAddr;
     const txLen = this.txLen;
     const mask = this.umem.frameMask;
+    const headStamps = this.headStamps;
     let k = 0;
     let t = 0;
     let rxBytes = 0;
@@ -144,8 +158,12 @@ export class XdpPort implements Port {
     try {
       handler.beginBatch?.();
       for (i = 0; i < n; i++) {
-        const addr = descAddr(rx, first + i);
-        const len = descLen(rx, first + i);
+        let addr = descAddr(rx, first + i);
+        let len = descLen(rx, first + i);
+        if (headStamps && len >= HEAD_STAMP + 14 && (bytes[addr + 12] | bytes[addr + 13]) === 0) {
+          addr += HEAD_STAMP;
+          len -= HEAD_STAMP;
+        }
         rxBytes += len;
         if (handler.frame(bytes, addr, len) === Verdict.Transmit) {
           txAddr[t] = addr;

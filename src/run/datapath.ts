@@ -110,6 +110,7 @@ function openPort(): XdpPort | RawPort {
         ringSize: cfg.ringSize,
         txRingSize: cfg.txRingSize,
         hugepages: cfg.hugepages,
+        headStamps: cfg.headStamps,
       });
     } catch (e) {
       if (!(e instanceof SysError && e.errno === EBUSY) || performance.now() >= deadline) throw e;

@@ -54,6 +54,8 @@ export interface WorkerConfig {
   busyPollUs: number;
   hugepages: boolean;
   latency: boolean;
+  /** The XDP program stamps in the frame's head (XdpProgram.headStamps): the port skips it. */
+  headStamps?: boolean;
   /** The latency histograms this thread records into and the main thread reads (with latency). */
   latencyBuffers?: SharedLatencyBuffers;
   /** Run the pipeline over synthetic frames before going live (default on). */

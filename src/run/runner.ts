@@ -197,6 +197,7 @@ export async function run(c: RunContext): Promise<void> {
       busyPollUs: opts.busyPollUs,
       hugepages: opts.hugepages,
       latency: opts.latency,
+      headStamps: k === 'afxdp' && (program?.headStamps ?? false),
       warm: opts.warm,
       cpus: opts.cpus ? [opts.cpus[i % opts.cpus.length]] : undefined,
       sched: opts.datapathSched,

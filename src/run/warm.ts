@@ -128,6 +128,7 @@ export class Warmer {
         ringSize: ring,
         txRingSize: ring,
         simulated: true,
+        headStamps: o.cfg.headStamps,
       });
       this.kernel = new SimKernel(this.sim);
       // The live loop's class, with control() after every round (it plays the kernel there)

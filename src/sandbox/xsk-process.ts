@@ -10,6 +10,22 @@ import type { Sandbox } from './netns.js';
 const DIST_SANDBOX = fileURLToPath(new URL('.', import.meta.url)).replace(/\/src\/sandbox\/$/, '/dist/sandbox/');
 export const XSK_JS = `${DIST_SANDBOX}../xsk.js`;
 
+/** Every XskProcess started in this process that has not exited yet. */
+const running = new Set<XskProcess>();
+
+/**
+ * Stop every xsk still running (SIGTERM, then up to 5 s). For a test's afterEach: a test whose
+ * assertion failed before it stopped its xsk left it holding the interface's lock, and every
+ * later test in the file then failed at start ("dut0 is in use by another xsk").
+ */
+export async function stopLeftoverXsks(): Promise<void> {
+  for (const x of [...running]) {
+    x.signal('SIGTERM');
+    await x.exit(5000).catch(() => {});
+  }
+  running.clear();
+}
+
 export class XskProcess {
   readonly child: ChildProcess;
   stdout = '';
@@ -21,6 +37,8 @@ export class XskProcess {
   /** `env`: extra environment variables (test hooks such as XSK_TEST_FAIL_AFTER). */
   constructor(sandbox: Sandbox, args: string[], ns = sandbox.dut, env: Record<string, string> = {}) {
     this.child = sandbox.spawn(ns, process.execPath, [XSK_JS, ...args], { env: { ...process.env, ...env } });
+    running.add(this);
+    this.child.once('exit', () => running.delete(this));
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
     let partial = '';
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => {

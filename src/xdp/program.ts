@@ -38,13 +38,23 @@ export function objectPath(file = 'xsk_redirect.o'): string {
   return found;
 }
 
-/** bpf/xsk_redirect.c's `xsk_config` (.rodata): u32 stamp (0/1), u32 sample_mask (N - 1). */
-export function programConfig(stampEvery: number): Buffer {
+/**
+ * Where xsk_redirect.c puts a receive stamp: in the frame's metadata area (bpf_xdp_adjust_meta),
+ * or, on kernels whose verifier refuses that helper to XDP programs, in 16 bytes grown at the
+ * frame's head (bpf_xdp_adjust_head), which the port skips (XdpPortOptions.headStamps).
+ */
+export type StampPlace = 'meta' | 'head';
+
+/**
+ * bpf/xsk_redirect.c's `xsk_config` (.rodata): u32 stamp (0: none, 1: metadata area, 2: frame
+ * head), u32 sample_mask (N - 1).
+ */
+export function programConfig(stampEvery: number, place: StampPlace = 'meta'): Buffer {
   if (!Number.isInteger(stampEvery) || stampEvery < 0 || stampEvery > 65536 || (stampEvery & (stampEvery - 1)) !== 0) {
     throw new Error(`latency sample ${stampEvery}: expected 0 or a power of two up to 65536`);
   }
   const b = Buffer.alloc(8);
-  b.writeUInt32LE(stampEvery > 0 ? 1 : 0, 0);
+  b.writeUInt32LE(stampEvery > 0 ? (place === 'head' ? 2 : 1) : 0, 0);
   b.writeUInt32LE(stampEvery > 0 ? stampEvery - 1 : 0, 4);
   return b;
 }
@@ -78,6 +88,12 @@ export interface LoadOptions {
    * DEFAULT_LATENCY_SAMPLE); an object of your own needs xsk_config's 8-byte layout to take it.
    */
   stampEvery?: number;
+  /**
+   * Where xsk_redirect.o stamps (StampPlace). Unset: the metadata area, or the frame's head
+   * where this kernel refuses bpf_xdp_adjust_meta (the load is retried that way, and an info
+   * line says so). Ignored for an object of your own.
+   */
+  stampPlace?: StampPlace;
 }
 
 export class XdpProgram {
@@ -98,6 +114,11 @@ export class XdpProgram {
     private readonly stampEvery?: number,
     /** xsk's own xsk_redirect.o (not an object of the caller's). */
     private readonly ownObject = false,
+    /**
+     * The program grows stamped frames by a 16-byte stamp at their head (StampPlace 'head'):
+     * the sockets fed by it must be opened with XdpPortOptions.headStamps.
+     */
+    readonly headStamps = false,
   ) {}
 
   /**
@@ -110,13 +131,37 @@ export class XdpProgram {
   }
 
   static load(objPath = objectPath(), o: LoadOptions = {}): XdpProgram {
-    const obj = BpfObject.load(objPath, o.stampEvery === undefined ? undefined : programConfig(o.stampEvery));
+    const own = objPath === objectPath();
+    const stampEvery = o.stampEvery ?? (own ? DEFAULT_LATENCY_SAMPLE : undefined);
+    const logger = o.logger ?? silentLogger;
+    let place: StampPlace = o.stampPlace ?? 'meta';
+    let obj: BpfObject;
+    if (!own) {
+      obj = BpfObject.load(objPath, o.stampEvery === undefined ? undefined : programConfig(o.stampEvery));
+    } else {
+      try {
+        obj = BpfObject.load(objPath, programConfig(stampEvery!, place));
+      } catch (e) {
+        // The verifier refuses bpf_xdp_adjust_meta on some kernels (EINVAL): stamp in the head.
+        if (!(e instanceof SysError && e.errno === EINVAL) || stampEvery === 0 || place === 'head' || o.stampPlace) throw e;
+        try {
+          obj = BpfObject.load(objPath, programConfig(stampEvery!, 'head'));
+        } catch {
+          throw e;
+        }
+        place = 'head';
+        // Nothing is lost or changed for the user: said, not warned.
+        logger.info(
+          "this kernel's verifier refuses bpf_xdp_adjust_meta to XDP programs: receive stamps go in 16 bytes at the head of each stamped frame instead, which xsk skips",
+        );
+      }
+    }
     const n = o.names ?? {};
     try {
       const ports = n.ports === null ? -1 : obj.mapFd(n.ports ?? 'ports');
       const counters = n.counters === null ? -1 : obj.mapFd(n.counters ?? 'counters');
-      const stampEvery = o.stampEvery ?? (objPath === objectPath() ? DEFAULT_LATENCY_SAMPLE : undefined);
-      return new XdpProgram(obj, obj.programFd(n.program ?? 'xsk_redirect'), obj.mapFd(n.xsks ?? 'xsks'), ports, counters, o.logger ?? silentLogger, stampEvery, objPath === objectPath());
+      const headStamps = own && stampEvery !== 0 && place === 'head';
+      return new XdpProgram(obj, obj.programFd(n.program ?? 'xsk_redirect'), obj.mapFd(n.xsks ?? 'xsks'), ports, counters, logger, stampEvery, own, headStamps);
     } catch (e) {
       obj.close();
       throw e;

@@ -5,7 +5,7 @@
  * HTTP/2 handshakes and 200 streams. (Before, the receive loop shared the main thread with
  * grpc-js: the same crowd made xsk lose 417 to 11,138 frames to rx_ring_full.)
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from '../../src/sandbox/netns.js';
-import { XskProcess } from '../../src/sandbox/xsk-process.js';
+import { XskProcess, stopLeftoverXsks } from '../../src/sandbox/xsk-process.js';
+
+// An xsk left running by a failed assertion would hold the interface for every later test.
+afterEach(stopLeftoverXsks);
 
 const PY = '/usr/bin/python3';
 const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));

@@ -3,7 +3,7 @@
  * compiled from proto/feed.proto with python3-grpc-tools (always /usr/bin/python3: a python3
  * elsewhere on PATH may lack those modules).
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
@@ -11,7 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from '../../src/sandbox/netns.js';
-import { XskProcess, runTool } from '../../src/sandbox/xsk-process.js';
+import { XskProcess, runTool, stopLeftoverXsks } from '../../src/sandbox/xsk-process.js';
+
+// An xsk left running by a failed assertion would hold the interface for every later test.
+afterEach(stopLeftoverXsks);
 
 const PY = '/usr/bin/python3';
 const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));

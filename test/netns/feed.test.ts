@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from '../../src/sandbox/netns.js';
-import { XskProcess, runTool } from '../../src/sandbox/xsk-process.js';
+import { XskProcess, runTool, stopLeftoverXsks } from '../../src/sandbox/xsk-process.js';
 
 const PORT = 9000;
 const GRPC = '127.0.0.1:50551';
@@ -61,26 +61,9 @@ function rssKb(pid: number): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** The xsk processes a test started that have not exited. */
-const running = new Set<XskProcess>();
-
 function startXsk(sb: Sandbox, mode: string, extra: string[] = []): XskProcess {
   const x = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', mode, '--decode', `${PORT}=moldudp64`, '--grpc', GRPC, ...extra]);
-  running.add(x);
-  x.child.once('exit', () => running.delete(x));
   return x;
-}
-
-/**
- * A test whose assertion failed before it stopped its xsk left it running, holding the
- * interface's lock: every later test then failed at start ("dut0 is in use"). Stop it.
- */
-async function stopLeftovers(): Promise<void> {
-  for (const x of [...running]) {
-    x.signal('SIGTERM');
-    await x.exit(5000).catch(() => {});
-  }
-  running.clear();
 }
 
 function mold(sb: Sandbox, args: string[]) {
@@ -93,7 +76,7 @@ for (const mode of ['native', 'generic'] as const) {
     before(() => {
       sb = new Sandbox({ name: `xskf-${mode.slice(0, 3)}` });
     });
-    afterEach(stopLeftovers);
+    afterEach(stopLeftoverXsks);
     after(() => sb.destroy());
 
     it('N MoldUDP64 packets of M messages: all N×M, in order, contiguous, payloads intact', async () => {
@@ -140,7 +123,7 @@ describe('feed, native mode: sequence tracking, back-pressure, resume, TLS', () 
   before(() => {
     sb = new Sandbox({ name: 'xskf-seq' });
   });
-  afterEach(stopLeftovers);
+  afterEach(stopLeftoverXsks);
   after(() => sb.destroy());
 
   it('a gap is counted and reaches the subscriber; a duplicate is counted and delivered once; a late packet fills its gap', async () => {

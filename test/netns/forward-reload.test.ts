@@ -12,13 +12,16 @@
  *    b1), then 10,000 others (on-link, unresolvable), then none, while the client sends to the
  *    first port: no datagram is lost or dropped during the reloads.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sandbox } from '../../src/sandbox/netns.js';
-import { XskProcess, runTool, startSink } from '../../src/sandbox/xsk-process.js';
+import { XskProcess, runTool, startSink, stopLeftoverXsks } from '../../src/sandbox/xsk-process.js';
+
+// An xsk left running by a failed assertion would hold the interface for every later test.
+afterEach(stopLeftoverXsks);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const FRONT = 9000;

@@ -11,12 +11,15 @@
  *     (fits a frame, not veth's native XDP): native's ERANGE explained, auto runs generic;
  *   - AF_XDP unavailable (no CAP_BPF/CAP_NET_ADMIN) with --zero-copy: auto does not land in raw.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { Sandbox } from '../../src/sandbox/netns.js';
-import { XskProcess, runTool } from '../../src/sandbox/xsk-process.js';
+import { XskProcess, runTool, stopLeftoverXsks } from '../../src/sandbox/xsk-process.js';
 import { waitNoXdp } from '../helpers/xdp.js';
+
+// An xsk left running by a failed assertion would hold the interface for every later test.
+afterEach(stopLeftoverXsks);
 
 const PORT = 9000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

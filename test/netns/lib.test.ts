@@ -13,10 +13,13 @@
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox } from '../../src/sandbox/netns.js';
-import { XskProcess, runTool, startSink } from '../../src/sandbox/xsk-process.js';
+import { XskProcess, runTool, startSink, stopLeftoverXsks } from '../../src/sandbox/xsk-process.js';
 import { open, Verdict, FrameParser, PARSE_OK, turnAround, completePartialUdpChecksum, buildUdpFrame, type XskPort, type FrameHandler } from '../../src/index.js';
 import { enterNetns } from '../helpers/setns.js';
 import { waitNoXdp } from '../helpers/xdp.js';
+
+// An xsk left running by a failed assertion would hold the interface for every later test.
+afterEach(stopLeftoverXsks);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -3,12 +3,15 @@
  * accepts the output, and the XDP program's sample of frames (1 in 64 by default, counted per
  * CPU: the sender is pinned to one) gives one latency sample each, within the test's duration.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { Sandbox } from '../../src/sandbox/netns.js';
-import { XskProcess, runTool, startSink } from '../../src/sandbox/xsk-process.js';
+import { XskProcess, runTool, startSink, stopLeftoverXsks } from '../../src/sandbox/xsk-process.js';
 import { DEFAULT_LATENCY_SAMPLE, stampedOf } from '../../src/xdp/meta.js';
+
+// An xsk left running by a failed assertion would hold the interface for every later test.
+afterEach(stopLeftoverXsks);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -10,16 +10,19 @@
  *     each as ipv4_length_mismatch (the IPv4 total length says more than the frame holds);
  *   - fragments, IHL < 5, TCP, IPv6 extension headers, other ports: the kernel's, in every mode.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sandbox } from '../../src/sandbox/netns.js';
-import { XskProcess, runTool } from '../../src/sandbox/xsk-process.js';
+import { XskProcess, runTool, stopLeftoverXsks } from '../../src/sandbox/xsk-process.js';
 import { buildUdpFrame, TPID_8021AD, TPID_8021Q, type UdpFrameOptions } from '../../src/frame/build.js';
 import { FrameParser } from '../../src/frame/parse.js';
 import { INVALID_REASONS, PARSE_OK } from '../../src/frame/invalid-reason.js';
+
+// An xsk left running by a failed assertion would hold the interface for every later test.
+afterEach(stopLeftoverXsks);
 
 const PORT = 9000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

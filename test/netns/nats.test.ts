@@ -4,12 +4,15 @@
  * the "gen" namespace, and the stream read back by dist/nats-consumer.js, a durable pull
  * consumer in another process.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from '../../src/sandbox/netns.js';
-import { XskProcess, runTool } from '../../src/sandbox/xsk-process.js';
+import { XskProcess, runTool, stopLeftoverXsks } from '../../src/sandbox/xsk-process.js';
 import { NatsServer } from '../../src/sandbox/nats-server.js';
+
+// An xsk left running by a failed assertion would hold the interface for every later test.
+afterEach(stopLeftoverXsks);
 
 const PORT = 9000;
 const NATS_PORT = 4222;

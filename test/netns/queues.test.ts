@@ -1,10 +1,13 @@
 /** A veth with several RX queues: xsk binds one and says that it does not see the others. */
-import { describe, it, after } from 'node:test';
+import { describe, it, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox } from '../../src/sandbox/netns.js';
-import { XskProcess, runTool, startSink } from '../../src/sandbox/xsk-process.js';
+import { XskProcess, runTool, startSink, stopLeftoverXsks } from '../../src/sandbox/xsk-process.js';
 import { DEFAULT_LATENCY_SAMPLE, stampedOf } from '../../src/xdp/meta.js';
 import { readdirSync, readFileSync } from 'node:fs';
+
+// An xsk left running by a failed assertion would hold the interface for every later test.
+afterEach(stopLeftoverXsks);
 
 describe('an interface with more RX queues than xsk binds', () => {
   const sb = new Sandbox({ name: 'xskt-q', rxQueues: 2, txQueues: 2 });

@@ -9,11 +9,14 @@
  *   - --mode auto as root stays on AF_XDP;
  *   - flags that make no sense in raw mode are refused with one line naming them.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Sandbox } from '../../src/sandbox/netns.js';
-import { XskProcess, runTool, startSink } from '../../src/sandbox/xsk-process.js';
+import { XskProcess, runTool, startSink, stopLeftoverXsks } from '../../src/sandbox/xsk-process.js';
+
+// An xsk left running by a failed assertion would hold the interface for every later test.
+afterEach(stopLeftoverXsks);
 
 const PORT = 9000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,11 +3,14 @@
  * xsk runs in the "dut" namespace on dut0, traffic comes from the "gen" namespace.
  * Every test runs in native and in generic XDP mode.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox } from '../../src/sandbox/netns.js';
-import { XskProcess, runTool } from '../../src/sandbox/xsk-process.js';
+import { XskProcess, runTool, stopLeftoverXsks } from '../../src/sandbox/xsk-process.js';
 import { waitNoXdp } from '../helpers/xdp.js';
+
+// An xsk left running by a failed assertion would hold the interface for every later test.
+afterEach(stopLeftoverXsks);
 
 const PORT = 9000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,13 +3,16 @@
  * running rules stay: xsk neither exits nor stops receiving. Raw mode's socket filter is the
  * limit here (cBPF's 4,096 instructions: 25,000 scattered ports do not fit).
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sandbox } from '../../src/sandbox/netns.js';
-import { XskProcess, runTool } from '../../src/sandbox/xsk-process.js';
+import { XskProcess, runTool, stopLeftoverXsks } from '../../src/sandbox/xsk-process.js';
+
+// An xsk left running by a failed assertion would hold the interface for every later test.
+afterEach(stopLeftoverXsks);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -16,6 +16,7 @@ import { enterNetns } from '../helpers/setns.js';
 import { pinThread } from '../../src/run/affinity.js';
 import { META_MAGIC, META_SIZE } from '../../src/xdp/meta.js';
 import { cpus } from 'node:os';
+import { silentLogger } from '../../src/util/logger.js';
 
 const PORT = 9000;
 
@@ -196,6 +197,57 @@ describe('xsk_redirect verdicts (BPF_PROG_TEST_RUN)', () => {
     } finally {
       p1.close();
     }
+  });
+
+  it('stamps in 16 bytes grown at the frame\'s head where asked, the frame after them intact', () => {
+    const p = XdpProgram.load(undefined, { stampEvery: 2, stampPlace: 'head' });
+    try {
+      assert.equal(p.headStamps, true);
+      p.setPorts([PORT]);
+      p.setSocket(0, port.socket.fd);
+      const frame = buildUdpFrame({ dstPort: PORT });
+      pinThread([0]); // the program's counts (which frames it stamps) are per CPU
+      let outs;
+      try {
+        outs = [0, 1, 2].map(() => p.testRun(frame));
+      } finally {
+        pinThread(cpus().map((_, i) => i));
+      }
+      for (const r of outs) assert.equal(r.verdict, XDP_REDIRECT);
+      assert.deepEqual(outs.map((r) => r.out.length), [frame.length + META_SIZE, frame.length, frame.length + META_SIZE]);
+      const head = outs[0].out;
+      assert.equal(head.readUInt32LE(8), META_MAGIC);
+      assert.equal(head.readUInt32LE(12), 0, 'where a frame has its EtherType: how the port tells a stamp');
+      assert.ok(head.readBigUInt64LE(0) > 0n, 'a receive time');
+      assert.deepEqual(head.subarray(META_SIZE), Buffer.from(frame));
+      assert.deepEqual(outs[1].out, Buffer.from(frame));
+    } finally {
+      p.close();
+    }
+  });
+
+  it('stamps in the frame\'s head, and says so, only where the kernel refuses bpf_xdp_adjust_meta', () => {
+    let refused = false;
+    try {
+      XdpProgram.load(undefined, { stampEvery: 64, stampPlace: 'meta' }).close();
+    } catch (e) {
+      assert.match((e as Error).message, /EINVAL/);
+      refused = true;
+    }
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, info: (m: string) => void warnings.push(m) };
+    const p = XdpProgram.load(undefined, { stampEvery: 64, logger });
+    try {
+      assert.equal(p.headStamps, refused);
+      assert.equal(warnings.length, refused ? 1 : 0);
+      if (refused) assert.match(warnings[0], /bpf_xdp_adjust_meta/);
+    } finally {
+      p.close();
+    }
+    // Without stamps there is nothing to place.
+    const p0 = XdpProgram.load(undefined, { stampEvery: 0, logger });
+    assert.equal(p0.headStamps, false);
+    p0.close();
   });
 
   it('stamps nothing when loaded without latency (--no-latency)', () => {

@@ -90,36 +90,50 @@ const cfg = (over: Partial<WorkerConfig> = {}): WorkerConfig =>
   ({ kind: 'afxdp', queue: 0, ports: [9000, 9001], ringSize: 256, frameSize: 2048, batchSize: 64, busyPollUs: 50, latency: true, ...over }) as WorkerConfig;
 
 describe('simulated kernel', () => {
-  it('delivers frames that the port receives once each, and gives sent frames back', async () => {
-    const port = new XdpPort({ ifindex: 0, ifname: 'sim', queue: 0, mode: 'native', bind: 'copy', frameSize: 2048, frameCount: 1024, ringSize: 256, simulated: true });
-    const kernel = new SimKernel(port);
-    const frames = syntheticFrames([9000]);
-    const seen: number[] = [];
-    let sent = 0;
-    const h: FrameHandler = {
-      frame(buf, off, len) {
-        seen.push(len);
-        // Send every third frame back out, as a forwarder would.
-        return seen.length % 3 === 0 ? Verdict.Transmit : Verdict.Drop;
-      },
-    };
-    let delivered = 0;
-    for (let round = 0; round < 500; round++) {
-      delivered += kernel.deliver(frames, delivered, 1 + (round % 70), Number(process.hrtime.bigint()));
-      port.receive(64, h);
+  for (const headStamps of [false, true]) {
+    it(`delivers frames that the port receives once each, and gives sent frames back${headStamps ? ' (stamps in the frame\'s head)' : ''}`, async () => {
+      const port = new XdpPort({ ifindex: 0, ifname: 'sim', queue: 0, mode: 'native', bind: 'copy', frameSize: 2048, frameCount: 1024, ringSize: 256, simulated: true, headStamps });
+      const kernel = new SimKernel(port);
+      const frames = syntheticFrames([9000]);
+      const clock = new RxClock(true);
+      const seen: number[] = [];
+      let sent = 0;
+      let wrong = 0;
+      let stampedTime = 0;
+      const h: FrameHandler = {
+        frame(buf, off, len) {
+          // The frame itself, whether or not a stamp came in its head; and its stamp, read before it.
+          const want = frames[seen.length % frames.length];
+          if (len !== want.length || Buffer.compare(Buffer.from(buf.buffer, buf.byteOffset + off, len), want) !== 0) wrong++;
+          if (clock.frameTime(buf, off) === NOW) stampedTime++;
+          seen.push(len);
+          // Send every third frame back out, as a forwarder would.
+          return seen.length % 3 === 0 ? Verdict.Transmit : Verdict.Drop;
+        },
+      };
+      const NOW = 1e12;
+      let delivered = 0;
+      for (let round = 0; round < 500; round++) {
+        delivered += kernel.deliver(frames, delivered, 1 + (round % 70), NOW);
+        port.receive(64, h);
+        sent += kernel.complete();
+      }
+      while (port.receive(64, h) > 0) sent += kernel.complete();
       sent += kernel.complete();
-    }
-    while (port.receive(64, h) > 0) sent += kernel.complete();
-    sent += kernel.complete();
-    assert.equal(seen.length, delivered);
-    assert.deepEqual(seen.slice(0, frames.length), frames.map((f) => f.length));
-    assert.equal(port.txPackets, sent);
-    assert.equal(port.txRingFull, 0);
-    const acct = port.frameAccount();
-    assert.equal(acct.free + acct.fill + acct.rx + acct.tx + acct.kernel, acct.total);
-    assert.equal(acct.rx, 0);
-    port.close();
-  });
+      assert.equal(seen.length, delivered);
+      assert.equal(wrong, 0, 'every frame handed over as sent, its stamp skipped');
+      // 3 in 4 stamped (sim-kernel.ts), every other one at NOW.
+      assert.ok(clock.stamped > delivered * 0.7 && clock.unstamped > delivered * 0.2, `${clock.stamped} stamped, ${clock.unstamped} not`);
+      assert.ok(stampedTime > delivered * 0.3, `${stampedTime} frames read the stamp NOW`);
+      assert.equal(port.rxBytes, seen.reduce((a, l) => a + l, 0), 'bytes counted without the stamps');
+      assert.equal(port.txPackets, sent);
+      assert.equal(port.txRingFull, 0);
+      const acct = port.frameAccount();
+      assert.equal(acct.free + acct.fill + acct.rx + acct.tx + acct.kernel, acct.total);
+      assert.equal(acct.rx, 0);
+      port.close();
+    });
+  }
 });
 
 describe('warm start', () => {
