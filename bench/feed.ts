@@ -31,6 +31,11 @@ const { values } = parseArgs({
     offered: { type: 'string', default: '1500000' },
     /** CPU(s) for xsk's datapath thread (--cpus); its main thread is pinned to CPU 1. */
     'xsk-cpus': { type: 'string', default: '1' },
+    /**
+     * A/B of the subscriber's warm-up: latency runs only, alternating feed-client with and
+     * without --no-warm (runs pairs), each side's figures printed and written.
+     */
+    'ab-client-warm': { type: 'boolean', default: false },
   },
 });
 const xskCpus = values['xsk-cpus']!;
@@ -45,7 +50,7 @@ const GRPC = '127.0.0.1:50599';
 const OUT = fileURLToPath(new URL('./results/', import.meta.url));
 
 
-async function once(sb: Sandbox, kind: 'throughput' | 'latency') {
+async function once(sb: Sandbox, kind: 'throughput' | 'latency', clientExtra: string[] = []) {
   // xsk's datapath thread (--cpus) and its main thread (the feed, gRPC) both on CPU 1, as the
   // one thread that did both before; the sender and the subscriber on CPU 0. Every message timed
   // from the kernel's receive stamp (--latency-sample 1: by default only 1 frame in 64 has one).
@@ -59,8 +64,11 @@ async function once(sb: Sandbox, kind: 'throughput' | 'latency') {
   const packets = Math.round((msgRate / perPacket) * secs);
   const clientArgs = [CLIENT, '--addr', GRPC, '--seconds', String(secs + 4), '--count', String(packets * perPacket), '--max-batch', '1024'];
   if (kind === 'latency') clientArgs.push('--stamps', '--warmup-ms', String(warmup * 1000));
+  clientArgs.push(...clientExtra);
   const client = runJson(sb, sb.dut, process.execPath, clientArgs, 0);
-  await new Promise((r) => setTimeout(r, 1000));
+  // Subscribed (after its warm-up), or gone: then its result says why.
+  await Promise.race([client.firstErr, client.result.catch(() => {}), new Promise((r) => setTimeout(r, 15000))]);
+  await new Promise((r) => setTimeout(r, 200));
   const sender = runJson(sb, sb.gen, 'taskset', ['-c', '0', MOLD_SEND, '--to', sb.dutAddr, '--port', '9000', '--count', String(packets), '--messages', String(perPacket),
     '--size', '16', '--rate', String(msgRate / perPacket), '--seconds', String(secs + 2), ...(kind === 'latency' ? ['--stamp'] : [])]);
   const sent = await sender.result;
@@ -75,9 +83,36 @@ async function once(sb: Sandbox, kind: 'throughput' | 'latency') {
     rx_to_feed_us: s.latency?.rx_to_feed };
 }
 
+/** The client's 250 ms windows that had messages later than 1 ms, as "0.25: 120 (4.1)". */
+function lateWindows(w?: { window_ms: number; windows: { n: number; over_1ms: number; max_us: number }[] }): string {
+  if (!w) return 'n/a';
+  const late = w.windows.map((x, i) => ({ ...x, at: (i * w.window_ms) / 1000 })).filter((x) => x.over_1ms > 0);
+  return late.length ? late.map((x) => `${x.at}: ${x.over_1ms} (${(x.max_us / 1000).toFixed(1)})`).join(', ') : 'none';
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sb = new Sandbox({ name: 'xsk-fbench' });
 try {
+  if (values['ab-client-warm']) {
+    const sides: Record<string, { whole: number[]; steady: number[]; first250: number[] }> = {};
+    for (let i = 0; i < runs; i++) {
+      for (const [name, extra] of (i & 1 ? [['no-warm', ['--no-warm']], ['warm', []]] : [['warm', []], ['no-warm', ['--no-warm']]]) as [string, string[]][]) {
+        const l = await once(sb, 'latency', extra);
+        const s = (sides[name] ??= { whole: [], steady: [], first250: [] });
+        s.whole.push(l.client.lag_all_us?.p99 ?? NaN);
+        s.steady.push(l.client.lag_us?.p99 ?? NaN);
+        s.first250.push(l.client.lag_windows?.windows?.[0]?.over_1ms ?? NaN);
+        console.log(`${name}: whole-run p99 ${l.client.lag_all_us?.p99} µs, after ${warmup} s ${l.client.lag_us?.p99} µs; late > 1 ms: ${lateWindows(l.client.lag_windows)}`);
+      }
+    }
+    for (const [name, s] of Object.entries(sides)) {
+      console.log(`${name}: whole-run p99 median ${median(s.whole)} µs (${s.whole.join(', ')}); after warm-up ${median(s.steady)} µs; first 250 ms late ${s.first250.join(', ')}`);
+    }
+    mkdirSync(OUT, { recursive: true });
+    writeFileSync(`${OUT}feed-ab-client-warm.json`, JSON.stringify({ date: new Date().toISOString(), rate, seconds, warmup, sides }, null, 2) + '\n');
+    sb.destroy(); // process.exit skips the finally below
+    process.exit(0);
+  }
   const tp: number[] = [];
   const raw: Record<string, unknown>[] = [];
   const r = { p50: [] as number[], p99: [] as number[], p999: [] as number[], steadyP50: [] as number[], steadyP99: [] as number[], steadyP999: [] as number[], sendP99: [] as number[] };
@@ -91,7 +126,7 @@ try {
     const l = await once(sb, 'latency');
     const lag = l.client.lag_all_us ?? {};
     const st = l.client.lag_us ?? {};
-    raw.push({ run: i + 1, kind: l.kind, sent_messages: l.sent_messages, sent_rate: l.sent_rate, subscriber_messages: l.client.messages, skipped: l.client.skipped, lag_all_us: lag, lag_after_warmup_us: st, send_to_subscriber_after_warmup_us: l.client.wire_us, main_gc_major: l.main_gc_major, xsk_rx_to_feed_us: l.rx_to_feed_us, subscriber_runtime: l.client.runtime });
+    raw.push({ run: i + 1, kind: l.kind, sent_messages: l.sent_messages, sent_rate: l.sent_rate, subscriber_messages: l.client.messages, skipped: l.client.skipped, lag_all_us: lag, lag_after_warmup_us: st, send_to_subscriber_after_warmup_us: l.client.wire_us, lag_windows: l.client.lag_windows, main_gc_major: l.main_gc_major, xsk_rx_to_feed_us: l.rx_to_feed_us, subscriber_runtime: l.client.runtime });
     r.p50.push(lag.p50 ?? NaN);
     r.p99.push(lag.p99 ?? NaN);
     r.p999.push(lag['p99.9'] ?? NaN);
@@ -102,6 +137,7 @@ try {
     console.log(
       `latency at ${(l.sent_rate / 1e3).toFixed(0)} k msg/s, xsk rx stamp → subscriber, µs: whole run ${JSON.stringify(lag)}; after ${warmup} s ${JSON.stringify(st)}; send → subscriber after ${warmup} s ${JSON.stringify(l.client.wire_us)}; got ${l.client.messages}/${l.sent_messages}, skipped ${l.client.skipped}, xsk main major GCs ${l.main_gc_major}; xsk's rx_to_feed ${JSON.stringify(l.rx_to_feed_us)}; subscriber GCs ${l.client.runtime?.gc_major} major, ${l.client.runtime?.gc_minor} minor, longest ${l.client.runtime?.gc_max_ms} ms`,
     );
+    console.log(`  where the messages later than 1 ms were (s from the first message: count, latest ms): ${lateWindows(l.client.lag_windows)}`);
   }
   const result = {
     bench: 'feed',

@@ -24,6 +24,11 @@ import { parseGrpcAddress, grpcTarget } from './feed/flags.js';
 import { checkTestMessageAt, testMessageSendNs } from './feed/mold-packet.js';
 import { initLatency } from './pipeline/latency.js';
 import { RuntimeWatch } from './metrics/runtime.js';
+import { warmFeedWire } from './run/feed-warm.js';
+import type { BatchView } from './feed/decode.js';
+
+/** How long the warm-up feeds this client synthetic messages. */
+const WARM_MS = 300;
 
 function int(v: string): number {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a non-negative integer');
@@ -73,6 +78,7 @@ const cmd = new Command('xsk-feed-client')
   .option('--pause-after <n>', 'stop reading after this many messages (testing slow consumers)', int)
   .option('--pause-ms <ms>', '... for this long', int)
   .option('--state', "print the server's state and exit", false)
+  .option('--no-warm', 'subscribe at once, without first running the read path over synthetic messages')
   .showHelpAfterError(false)
   .allowExcessArguments(false);
 cmd.parse(process.argv);
@@ -106,31 +112,49 @@ const req: SubscribeOptions = {
 // The WebAssembly histograms: ~40 ns a sample, where the JS build's Math.pow took a third of
 // this client's time at high rates.
 await initLatency();
-const sub = client.subscribe(req);
 const hist = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: true });
-const lagNs = hist();
-const wireNs = hist();
-/** With --warmup-ms: the whole run's latency too (warm-up included). */
-const lagAllNs = o.warmupMs ? hist() : undefined;
-const t = {
-  messages: 0,
-  batches: 0,
-  payload_bytes: 0,
-  first_sequence: 0,
-  last_sequence: 0,
-  sequence_jumps: 0,
-  out_of_order: 0,
-  gaps: 0,
-  gap_messages: 0,
-  skipped: 0,
-  skip_events: 0,
-  heartbeats: 0,
-  end_of_session: 0,
-  shutdown: false,
-  resume_unavailable: undefined as undefined | { requested: number; oldest: number },
-  corrupt: 0,
-  mold_duplicates: 0,
-};
+/**
+ * With --warmup-ms, where in the run the tail is: per 250 ms window from the first message, the
+ * messages, those later than 1 ms, and the latest (lag_windows in the result).
+ */
+const WINDOW_MS = 250;
+/** What the client counts and measures: the live one, and the warm-up's throwaway one. */
+function newTally() {
+  return {
+    t: {
+    messages: 0,
+    batches: 0,
+    payload_bytes: 0,
+    first_sequence: 0,
+    last_sequence: 0,
+    sequence_jumps: 0,
+    out_of_order: 0,
+    gaps: 0,
+    gap_messages: 0,
+    skipped: 0,
+    skip_events: 0,
+    heartbeats: 0,
+    end_of_session: 0,
+    shutdown: false,
+    resume_unavailable: undefined as undefined | { requested: number; oldest: number },
+    corrupt: 0,
+    mold_duplicates: 0,
+  },
+    lagNs: hist(),
+    wireNs: hist(),
+    /** With --warmup-ms: the whole run's latency too (warm-up included). */
+    lagAllNs: o.warmupMs ? hist() : undefined,
+    windows: [] as { n: number; over_1ms: number; max_us: number }[],
+    /** When the first and the latest message arrived (the rate while traffic flowed). */
+    firstAt: 0,
+    lastAt: 0,
+    /** --warmup-ms: latency is recorded from this performance.now() on (0: from the start). */
+    warmupUntil: 0,
+  };
+}
+type Tally = ReturnType<typeof newTally>;
+const live = newTally();
+const t = live.t;
 /** MoldUDP64 sequences seen, per session, as bitmaps (--verify: duplicates). */
 const moldSeen = new Map<string, { base: number; bits: Uint8Array }>();
 function seen(session: string, seq: number): boolean {
@@ -164,11 +188,6 @@ function line(): void {
   );
 }
 const lineTimer = setInterval(line, 1000);
-let stopTimer: NodeJS.Timeout | undefined;
-if (o.seconds) stopTimer = setTimeout(() => sub.cancel(), o.seconds * 1000);
-process.on('SIGINT', () => sub.cancel());
-process.on('SIGTERM', () => sub.cancel());
-
 const us = (h: hdr.Histogram) =>
   h.totalCount === 0
     ? null
@@ -182,22 +201,24 @@ const us = (h: hdr.Histogram) =>
       };
 
 let paused = false;
-/** When the first and the latest message arrived (the rate while traffic flowed). */
-let firstAt = 0;
-let lastAt = 0;
 // Options read once, not per message.
 const print = o.print === true;
 const verify = o.verify === true;
 const stamps = o.stamps === true;
 const stopAt: number = o.count ?? 0;
-/** --warmup-ms: latency is recorded from this performance.now() on (0: from the start). */
-let warmupUntil = 0;
-// Batches are read in place (no object per message); --print makes objects for JSON.
-for await (const v of sub.views()) {
+
+/**
+ * One batch into `s`: events counted, each message's sequence checked and its latency recorded.
+ * Batches are read in place (no object per message); --print makes objects for JSON. Returns
+ * true when --count is reached. The warm-up runs this very function, on a tally of its own.
+ */
+function take(v: BatchView, s: Tally, isLive: boolean): boolean {
+  const printing = print && isLive;
   const nowNs = Number(process.hrtime.bigint());
+  const t = s.t;
   t.batches++;
   for (const e of v.events) {
-    if (print) process.stdout.write(JSON.stringify({ event: e }) + '\n');
+    if (printing) process.stdout.write(JSON.stringify({ event: e }) + '\n');
     switch (e.type) {
       case 'gap':
         t.gaps++;
@@ -217,21 +238,29 @@ for await (const v of sub.views()) {
         t.shutdown = true;
         break;
       case 'subscribed':
-        process.stderr.write(`subscribed at ${e.nextSequence}\n`);
+        if (isLive) process.stderr.write(`subscribed at ${e.nextSequence}\n`);
         break;
       case 'resume_unavailable':
         t.resume_unavailable = { requested: e.requestedSequence, oldest: e.oldestSequence };
         break;
     }
   }
-  if (v.count === 0) continue;
+  if (v.count === 0) return false;
+  const batchAt = performance.now();
   if (t.messages === 0) {
     t.first_sequence = v.sequence(0);
-    firstAt = performance.now();
-    if (o.warmupMs) warmupUntil = firstAt + o.warmupMs;
+    s.firstAt = batchAt;
+    if (o.warmupMs) s.warmupUntil = s.firstAt + o.warmupMs;
   }
   const bytes = v.bytes;
-  const timed = warmupUntil === 0 || performance.now() >= warmupUntil;
+  const timed = s.warmupUntil === 0 || batchAt >= s.warmupUntil;
+  let win: Tally['windows'][number] | undefined;
+  if (o.warmupMs) {
+    const w = Math.floor((batchAt - s.firstAt) / WINDOW_MS);
+    while (s.windows.length <= w) s.windows.push({ n: 0, over_1ms: 0, max_us: 0 });
+    win = s.windows[w];
+  }
+  const { lagNs, lagAllNs, wireNs } = s;
   // The batch's tallies in locals, written back once per batch.
   let messages = t.messages;
   let last = t.last_sequence;
@@ -239,7 +268,7 @@ for await (const v of sub.views()) {
   let reachedCount = false;
   for (let i = 0; i < v.count; i++) {
     const seq = v.sequence(i);
-    if (print) {
+    if (printing) {
       const m = v.message(i);
       process.stdout.write(JSON.stringify({ ...m, payload: m.payload.toString('hex') }) + '\n');
     }
@@ -255,6 +284,11 @@ for await (const v of sub.views()) {
     const lag = Math.max(1, nowNs - v.receiveTimeNs(i));
     if (timed) lagNs.recordValue(lag);
     if (lagAllNs) lagAllNs.recordValue(lag);
+    if (win) {
+      win.n++;
+      if (lag > 1e6) win.over_1ms++;
+      if (lag > win.max_us * 1000) win.max_us = Math.round(lag / 1000);
+    }
     if ((verify || stamps) && len >= 16 && v.isMold(i)) {
       if (stamps && timed) {
         const sentNs = testMessageSendNs(bytes, off, len);
@@ -274,8 +308,34 @@ for await (const v of sub.views()) {
   t.messages = messages;
   t.last_sequence = last;
   t.payload_bytes += payloadBytes;
-  lastAt = performance.now();
-  if (reachedCount) break;
+  s.lastAt = performance.now();
+  return reachedCount;
+}
+
+// The warm-up (--no-warm: none): this client's whole read path, grpc-js's and HTTP/2's included,
+// run over synthetic MoldUDP64 datagrams from a throwaway feed on a loopback port of its own, so
+// the first live messages meet compiled code rather than the interpreter (that cold start made
+// the first quarter second's messages up to ~10 ms late at 100 k msg/s).
+/** What the warm-up took (in the result; nothing on stderr, where "subscribed at" comes first). */
+let warmed: { ms: number; messages: number } | undefined;
+if (o.warm && !print) {
+  const scratch = newTally();
+  const w = await warmFeedWire(
+    { decoders: new Map([[9000, 'moldudp64'], [9001, 'raw']]), historyMessages: 1 << 16, historyBytes: 8 << 20, queueMessages: 1 << 16, queueBytes: 64 << 20, info: () => ({ iface: 'warm', mode: 'warm', ports: [9000, 9001] }) },
+    WARM_MS,
+    (v) => void take(v, scratch, false),
+  );
+  warmed = { ms: w.ms, messages: w.received };
+}
+moldSeen.clear();
+
+const sub = client.subscribe(req);
+let stopTimer: NodeJS.Timeout | undefined;
+if (o.seconds) stopTimer = setTimeout(() => sub.cancel(), o.seconds * 1000);
+process.on('SIGINT', () => sub.cancel());
+process.on('SIGTERM', () => sub.cancel());
+for await (const v of sub.views()) {
+  if (take(v, live, true)) break;
   if (o.pauseAfter !== undefined && !paused && t.messages >= o.pauseAfter) {
     paused = true;
     await new Promise((r) => setTimeout(r, o.pauseMs ?? 1000));
@@ -292,12 +352,13 @@ process.stdout.write(
     ...t,
     seconds,
     rate: t.messages / seconds,
-    active_seconds: (lastAt - firstAt) / 1000,
-    active_rate: lastAt > firstAt ? (t.messages - 1) / ((lastAt - firstAt) / 1000) : 0,
+    active_seconds: (live.lastAt - live.firstAt) / 1000,
+    active_rate: live.lastAt > live.firstAt ? (t.messages - 1) / ((live.lastAt - live.firstAt) / 1000) : 0,
     status: { code: status.code, details: status.details },
-    lag_us: us(lagNs),
-    ...(lagAllNs ? { lag_all_us: us(lagAllNs) } : {}),
-    wire_us: us(wireNs),
+    lag_us: us(live.lagNs),
+    ...(live.lagAllNs ? { lag_all_us: us(live.lagAllNs), lag_windows: { window_ms: WINDOW_MS, windows: live.windows } } : {}),
+    wire_us: us(live.wireNs),
+    ...(warmed ? { warm: warmed } : {}),
     ...runtime.summary(),
   }) + '\n',
 );

@@ -11,12 +11,22 @@ export const pinMain = (pid: number, cpu: number) => execFileSync('taskset', ['-
  * has made its helper threads, and they keep their freedom; pinned at spawn, they would inherit
  * the pin.
  */
-export function runJson(sb: Sandbox, ns: string, cmd: string, args: string[], cpu?: number): { pid: number; result: Promise<Record<string, any>> } {
+export function runJson(
+  sb: Sandbox,
+  ns: string,
+  cmd: string,
+  args: string[],
+  cpu?: number,
+): { pid: number; result: Promise<Record<string, any>>; firstErr: Promise<void> } {
   const child = sb.spawn(ns, cmd, args);
   let out = '';
   let err = '';
+  let said = () => {};
+  /** Resolves at its first stderr output (feed-client: "subscribed at"). */
+  const firstErr = new Promise<void>((r) => (said = r));
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    said();
     if (cpu !== undefined && err === '') {
       try {
         pinMain(child.pid!, cpu);
@@ -35,5 +45,5 @@ export function runJson(sb: Sandbox, ns: string, cmd: string, args: string[], cp
       }
     }),
   );
-  return { pid: child.pid!, result };
+  return { pid: child.pid!, result, firstErr };
 }

@@ -15,6 +15,7 @@ import { moldTestPacket } from '../feed/mold-packet.js';
 import { FeedInjector } from './feed-inject.js';
 import { RxClock } from '../pipeline/rx-clock.js';
 import { FeedClient } from '../feed/client.js';
+import type { BatchView } from '../feed/decode.js';
 
 export interface FeedWarmReport {
   ms: number;
@@ -106,9 +107,11 @@ const PER_TURN = 4;
 
 /**
  * Serve synthetic datagrams for `ms` to a subscriber in this process over loopback gRPC (a
- * throwaway feed on a port of its own, plaintext).
+ * throwaway feed on a port of its own, plaintext). `onBatch` sees each batch the subscriber
+ * reads: a client warming its own read path (feed-client.ts) passes the function it reads live
+ * batches with.
  */
-export async function warmFeedWire(o: FeedOptions, ms = 300): Promise<FeedWireWarmReport> {
+export async function warmFeedWire(o: FeedOptions, ms = 300, onBatch?: (v: BatchView) => void): Promise<FeedWireWarmReport> {
   const t0 = performance.now();
   const feed = new FeedComponent({ ...o, listen: { host: '127.0.0.1', port: 0 }, tls: undefined, quiet: true, historyMessages: 1 << 16, historyBytes: 8 << 20 });
   await feed.start();
@@ -117,7 +120,10 @@ export async function warmFeedWire(o: FeedOptions, ms = 300): Promise<FeedWireWa
   let received = 0;
   const reading = (async () => {
     try {
-      for await (const v of sub.views()) received += v.count;
+      for await (const v of sub.views()) {
+        received += v.count;
+        onBatch?.(v);
+      }
     } catch {
       // cancelled at the end
     }
