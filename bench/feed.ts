@@ -36,6 +36,11 @@ const { values } = parseArgs({
      * without --no-warm (runs pairs), each side's figures printed and written.
      */
     'ab-client-warm': { type: 'boolean', default: false },
+    /**
+     * A/B of two argument sets, as --ab-client-warm: 'name=client args|name=client args', where
+     * 'client args // xsk args' gives xsk arguments too.
+     */
+    'ab-client': { type: 'string' },
   },
 });
 const xskCpus = values['xsk-cpus']!;
@@ -50,12 +55,12 @@ const GRPC = '127.0.0.1:50599';
 const OUT = fileURLToPath(new URL('./results/', import.meta.url));
 
 
-async function once(sb: Sandbox, kind: 'throughput' | 'latency', clientExtra: string[] = []) {
+async function once(sb: Sandbox, kind: 'throughput' | 'latency', clientExtra: string[] = [], xskExtra: string[] = []) {
   // xsk's datapath thread (--cpus) and its main thread (the feed, gRPC) both on CPU 1, as the
   // one thread that did both before; the sender and the subscriber on CPU 0. Every message timed
   // from the kernel's receive stamp (--latency-sample 1: by default only 1 frame in 64 has one).
   const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', '9000', '--mode', 'native', '--decode', '9000=moldudp64', '--grpc', GRPC, '--stats-interval', '0', '--cpus', xskCpus,
-    '--latency-sample', '1', ...(process.env.XSK_EXTRA ? process.env.XSK_EXTRA.split(' ') : [])]);
+    '--latency-sample', '1', ...(process.env.XSK_EXTRA ? process.env.XSK_EXTRA.split(' ') : []), ...xskExtra]);
   await xsk.up();
   pinMain(xsk.child.pid!, 1);
   const perPacket = kind === 'throughput' ? 50 : 10;
@@ -93,11 +98,20 @@ function lateWindows(w?: { window_ms: number; windows: { n: number; over_1ms: nu
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sb = new Sandbox({ name: 'xsk-fbench' });
 try {
-  if (values['ab-client-warm']) {
+  const ab = values['ab-client']
+    ? values['ab-client'].split('|').map((x) => {
+        const [client, xsk = ''] = x.split('=').slice(1).join('=').split('//');
+        const words = (s: string) => s.split(' ').filter((a) => a);
+        return [x.split('=')[0], words(client), words(xsk)] as [string, string[], string[]];
+      })
+    : values['ab-client-warm']
+      ? ([['warm', [], []], ['no-warm', ['--no-warm'], []]] as [string, string[], string[]][])
+      : undefined;
+  if (ab) {
     const sides: Record<string, { whole: number[]; steady: number[]; first250: number[] }> = {};
     for (let i = 0; i < runs; i++) {
-      for (const [name, extra] of (i & 1 ? [['no-warm', ['--no-warm']], ['warm', []]] : [['warm', []], ['no-warm', ['--no-warm']]]) as [string, string[]][]) {
-        const l = await once(sb, 'latency', extra);
+      for (const [name, extra, xskExtra] of i & 1 ? [...ab].reverse() : ab) {
+        const l = await once(sb, 'latency', extra, xskExtra);
         const s = (sides[name] ??= { whole: [], steady: [], first250: [] });
         s.whole.push(l.client.lag_all_us?.p99 ?? NaN);
         s.steady.push(l.client.lag_us?.p99 ?? NaN);
@@ -109,7 +123,7 @@ try {
       console.log(`${name}: whole-run p99 median ${median(s.whole)} µs (${s.whole.join(', ')}); after warm-up ${median(s.steady)} µs; first 250 ms late ${s.first250.join(', ')}`);
     }
     mkdirSync(OUT, { recursive: true });
-    writeFileSync(`${OUT}feed-ab-client-warm.json`, JSON.stringify({ date: new Date().toISOString(), rate, seconds, warmup, sides }, null, 2) + '\n');
+    writeFileSync(`${OUT}feed-ab-client.json`, JSON.stringify({ date: new Date().toISOString(), rate, seconds, warmup, sides }, null, 2) + '\n');
     sb.destroy(); // process.exit skips the finally below
     process.exit(0);
   }
