@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from '../src/sandbox/netns.js';
-import { pinMain, runJson } from './lib/run-json.js';
+import { lowerHarnessHelpers, pinMain, runJson } from './lib/run-json.js';
 import { XskProcess } from '../src/sandbox/xsk-process.js';
 
 const { values } = parseArgs({
@@ -97,6 +97,7 @@ function lateWindows(w?: { window_ms: number; windows: { n: number; over_1ms: nu
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sb = new Sandbox({ name: 'xsk-fbench' });
+if (!process.env.XSK_DIAG_HARNESS_NICE0) lowerHarnessHelpers();
 try {
   const ab = values['ab-client']
     ? values['ab-client'].split('|').map((x) => {

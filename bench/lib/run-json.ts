@@ -1,6 +1,29 @@
 /** Running the benches' helper processes: pin a main thread, run a command that ends with a JSON line. */
 import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import type { Sandbox } from '../../src/sandbox/netns.js';
+
+/**
+ * Give this bench process's threads but its main one nice 19. The harness is not what is
+ * measured, yet in the feed bench ftrace showed its V8 and libuv helper threads (its own garbage
+ * collections and compile jobs; ~50 ms of CPU over a 7 s run) holding xsk's main thread off its
+ * CPU for 2.5-3.9 ms at a time, as often as anything else did. The main thread keeps nice 0: the
+ * processes it spawns inherit its nice. Threads made later inherit their creator's.
+ */
+export function lowerHarnessHelpers(): number {
+  let n = 0;
+  for (const t of readdirSync('/proc/self/task')) {
+    if (Number(t) === process.pid) continue;
+    try {
+      setPriority(Number(t), 19);
+      n++;
+    } catch {
+      // gone already
+    }
+  }
+  return n;
+}
 
 /** Pin one thread (the main thread: its tid is the pid) to a CPU. */
 export const pinMain = (pid: number, cpu: number) => execFileSync('taskset', ['-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
