@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from '../src/sandbox/netns.js';
-import { lowerHarnessHelpers, pinMain, runJson } from './lib/run-json.js';
+import { collectHarnessGarbage, lowerHarnessHelpers, pinMain, runJson } from './lib/run-json.js';
 import { XskProcess } from '../src/sandbox/xsk-process.js';
 
 const { values } = parseArgs({
@@ -74,6 +74,7 @@ async function once(sb: Sandbox, kind: 'throughput' | 'latency', clientExtra: st
   // Subscribed (after its warm-up), or gone: then its result says why.
   await Promise.race([client.firstErr, client.result.catch(() => {}), new Promise((r) => setTimeout(r, 15000))]);
   await new Promise((r) => setTimeout(r, 200));
+  collectHarnessGarbage();
   const sender = runJson(sb, sb.gen, 'taskset', ['-c', '0', MOLD_SEND, '--to', sb.dutAddr, '--port', '9000', '--count', String(packets), '--messages', String(perPacket),
     '--size', '16', '--rate', String(msgRate / perPacket), '--seconds', String(secs + 2), ...(kind === 'latency' ? ['--stamp'] : [])]);
   const sent = await sender.result;
@@ -97,7 +98,7 @@ function lateWindows(w?: { window_ms: number; windows: { n: number; over_1ms: nu
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sb = new Sandbox({ name: 'xsk-fbench' });
-if (!process.env.XSK_DIAG_HARNESS_NICE0) lowerHarnessHelpers();
+lowerHarnessHelpers();
 try {
   const ab = values['ab-client']
     ? values['ab-client'].split('|').map((x) => {
