@@ -25,6 +25,7 @@ import { XdpPort } from '../src/afxdp/xdp-port.js';
 import { ifindexOf } from '../src/sys/interfaces.js';
 import { DEFAULT_LATENCY_SAMPLE } from '../src/xdp/meta.js';
 import { XDP_REDIRECT } from '../src/sys/libbpf.js';
+import { SysError } from '../src/sys/errors.js';
 import * as bpf from '../src/sys/libbpf.js';
 import { enterNetns } from '../test/helpers/setns.js';
 
@@ -68,8 +69,21 @@ try {
   };
   add('minimal (xsk_minimal.c)', objectPath('xsk_minimal.o'));
   add('xsk, no stamp (--no-latency)', objectPath(), programConfig(0));
-  for (const n of values.sample!.split(',').map(Number)) add(`xsk, stamp 1/${n}${n === DEFAULT_LATENCY_SAMPLE ? ' (default)' : ''}`, objectPath(), programConfig(n));
-  add('xsk, stamp every frame', objectPath(), programConfig(1));
+  // Where the verifier refuses bpf_xdp_adjust_meta, xsk stamps in the frame's head instead
+  // (program.ts); BPF_PROG_TEST_RUN's repeats run on one buffer, so from the second repeat on the
+  // program would parse its own stamp as Ethernet and pass the frame: not measurable this way.
+  let metaRefused = false;
+  try {
+    BpfObject.load(objectPath(), programConfig(1)).close();
+  } catch (e) {
+    if (!(e instanceof SysError && e.errno === 22)) throw e;
+    metaRefused = true;
+    console.log('this kernel refuses bpf_xdp_adjust_meta to XDP programs: the stamping variants (head stamps here) are not measured');
+  }
+  if (!metaRefused) {
+    for (const n of values.sample!.split(',').map(Number)) add(`xsk, stamp 1/${n}${n === DEFAULT_LATENCY_SAMPLE ? ' (default)' : ''}`, objectPath(), programConfig(n));
+    add('xsk, stamp every frame', objectPath(), programConfig(1));
+  }
   for (const path of values.obj?.split(',') ?? []) add(path, path);
 
   for (const v of variants) {
