@@ -3,7 +3,8 @@
  * The demo: build a sandbox (two namespaces and a veth pair), run xsk on one end, send UDP
  * from the other for a few seconds, show xsk's stats lines and its summary, tear it all down.
  *   sudo node dist/demo.js [--seconds S] [--mode native|generic] [--traffic gen|dgram] [--nats]
- * Traffic comes from xsk-gen (XDP live frames, millions per second) or from node:dgram.
+ * Traffic comes from xsk-gen (XDP live frames, millions per second; an AF_XDP socket's TX ring
+ * where the kernel refuses those) or from node:dgram.
  * --nats: a throwaway nats-server (JetStream, temp store) runs in the sandbox next to xsk, which
  * publishes what it receives to it; the demo then shows the stream and its first messages.
  */
@@ -57,7 +58,7 @@ try {
     }
   };
   await xsk.up();
-  let sent: Record<string, number>;
+  let sent: Record<string, number> & { method?: string };
   if (values.traffic === 'dgram') {
     console.log(`traffic: UDP to ${sb.dutAddr}:9000 from ${sb.gen} for ${seconds} s (node dgram, 64-byte payloads)`);
     sent = await runTool(sb, sb.gen, 'udp-send', [
@@ -68,13 +69,14 @@ try {
     // veth's XDP transmit needs NAPI on the receiving peer: the XDP program gives it in native
     // mode, GRO in generic mode.
     sb.exec(sb.dut, 'ethtool', ['-K', sb.dutIf, 'gro', 'on']);
-    console.log(`traffic: UDP to ${sb.dutAddr}:9000 from ${sb.gen} for ${seconds} s (xsk-gen: XDP live frames, 18-byte payloads)`);
+    console.log(`traffic: UDP to ${sb.dutAddr}:9000 from ${sb.gen} for ${seconds} s (xsk-gen, 18-byte payloads)`);
     sent = await runTool(sb, sb.gen, '../gen', [
       '--iface', sb.genIf, '--dst-mac', sb.dutMac, '--src-mac', sb.genMac, '--src-ip', sb.genAddr,
       '--dst-ip', sb.dutAddr, '--dst-port', '9000', '--count', String(seconds * 5_000_000), '--seconds', String(seconds),
     ]);
   }
-  console.log(`traffic: sent ${sent.sent} datagrams in ${sent.seconds.toFixed(2)} s`);
+  const how = sent.method === 'afxdp' ? ", through an AF_XDP socket's TX ring (this kernel refuses XDP live frames)" : sent.method === 'live' ? ' as XDP live frames' : '';
+  console.log(`traffic: sent ${sent.sent} datagrams in ${sent.seconds.toFixed(2)} s${how}`);
   code = (await xsk.exit(seconds * 1000 + 10000)) ?? 1;
   const s = xsk.summary();
   console.log('summary (the JSON line xsk printed on stdout):');
