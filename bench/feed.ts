@@ -118,7 +118,10 @@ try {
         s.whole.push(l.client.lag_all_us?.p99 ?? NaN);
         s.steady.push(l.client.lag_us?.p99 ?? NaN);
         s.first250.push(l.client.lag_windows?.windows?.[0]?.over_1ms ?? NaN);
-        console.log(`${name}: whole-run p99 ${l.client.lag_all_us?.p99} µs, after ${warmup} s ${l.client.lag_us?.p99} µs; late > 1 ms: ${lateWindows(l.client.lag_windows)}`);
+        const rt = l.client.runtime;
+        console.log(
+          `${name}: whole-run p99 ${l.client.lag_all_us?.p99} µs, after ${warmup} s ${l.client.lag_us?.p99} µs; subscriber GCs ${rt?.gc_minor} minor (${rt?.gc_ms} ms), ${rt?.gc_major} major, longest ${rt?.gc_max_ms} ms; late > 1 ms: ${lateWindows(l.client.lag_windows)}`,
+        );
       }
     }
     for (const [name, s] of Object.entries(sides)) {
