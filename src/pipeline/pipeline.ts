@@ -44,13 +44,12 @@ export class Pipeline implements FrameHandler {
     this.packets++;
     this.bytes += len;
     const clock = this.clock;
-    const stampedBefore = clock.stamped;
-    const rxNs = clock.frameTime(buf, off);
+    const stamped = clock.readFrameTime(buf, off);
+    const rxNs = clock.frameNs[0];
     const lat = this.latency;
     // The XDP program stamps a sample of the frames: only those are timed from the kernel.
     // Where no frame has had a stamp (no metadata on this driver; AF_PACKET) every frame is
     // timed from the userspace receive time (rx_to_tx; rx_to_user would be ~0).
-    const stamped = clock.stamped !== stampedBefore;
     if (lat !== undefined && stamped) lat.rx_to_user.recordValue(clock.batchNs - rxNs);
     const timed = stamped || clock.stamped === 0;
     const p = this.parser;
