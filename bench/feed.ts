@@ -99,39 +99,42 @@ function lateWindows(w?: { window_ms: number; windows: { n: number; over_1ms: nu
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sb = new Sandbox({ name: 'xsk-fbench' });
 lowerHarnessHelpers();
-try {
-  const ab = values['ab-client']
-    ? values['ab-client'].split('|').map((x) => {
-        const [client, xsk = ''] = x.split('=').slice(1).join('=').split('//');
-        const words = (s: string) => s.split(' ').filter((a) => a);
-        return [x.split('=')[0], words(client), words(xsk)] as [string, string[], string[]];
-      })
-    : values['ab-client-warm']
-      ? ([['warm', [], []], ['no-warm', ['--no-warm'], []]] as [string, string[], string[]][])
-      : undefined;
-  if (ab) {
-    const sides: Record<string, { whole: number[]; steady: number[]; first250: number[] }> = {};
-    for (let i = 0; i < runs; i++) {
-      for (const [name, extra, xskExtra] of i & 1 ? [...ab].reverse() : ab) {
-        const l = await once(sb, 'latency', extra, xskExtra);
-        const s = (sides[name] ??= { whole: [], steady: [], first250: [] });
-        s.whole.push(l.client.lag_all_us?.p99 ?? NaN);
-        s.steady.push(l.client.lag_us?.p99 ?? NaN);
-        s.first250.push(l.client.lag_windows?.windows?.[0]?.over_1ms ?? NaN);
-        const rt = l.client.runtime;
-        console.log(
-          `${name}: whole-run p99 ${l.client.lag_all_us?.p99} µs, after ${warmup} s ${l.client.lag_us?.p99} µs; subscriber GCs ${rt?.gc_minor} minor (${rt?.gc_ms} ms), ${rt?.gc_major} major, longest ${rt?.gc_max_ms} ms; late > 1 ms: ${lateWindows(l.client.lag_windows)}`,
-        );
-      }
+/** The argument sets to A/B (--ab-client, --ab-client-warm), or none. */
+const ab: [string, string[], string[]][] | undefined = values['ab-client']
+  ? values['ab-client'].split('|').map((x) => {
+      const [client, xsk = ''] = x.split('=').slice(1).join('=').split('//');
+      const words = (s: string) => s.split(' ').filter((a) => a);
+      return [x.split('=')[0], words(client), words(xsk)] as [string, string[], string[]];
+    })
+  : values['ab-client-warm']
+    ? ([['warm', [], []], ['no-warm', ['--no-warm'], []]] as [string, string[], string[]][])
+    : undefined;
+
+/** Latency runs only, alternating the sides of `ab`; each side's figures printed and written. */
+async function abRuns(ab: [string, string[], string[]][]): Promise<void> {
+  const sides: Record<string, { whole: number[]; steady: number[]; first250: number[] }> = {};
+  for (let i = 0; i < runs; i++) {
+    for (const [name, extra, xskExtra] of i & 1 ? [...ab].reverse() : ab) {
+      const l = await once(sb, 'latency', extra, xskExtra);
+      const s = (sides[name] ??= { whole: [], steady: [], first250: [] });
+      s.whole.push(l.client.lag_all_us?.p99 ?? NaN);
+      s.steady.push(l.client.lag_us?.p99 ?? NaN);
+      s.first250.push(l.client.lag_windows?.windows?.[0]?.over_1ms ?? NaN);
+      const rt = l.client.runtime;
+      console.log(
+        `${name}: whole-run p99 ${l.client.lag_all_us?.p99} µs, after ${warmup} s ${l.client.lag_us?.p99} µs; subscriber GCs ${rt?.gc_minor} minor (${rt?.gc_ms} ms), ${rt?.gc_major} major, longest ${rt?.gc_max_ms} ms; late > 1 ms: ${lateWindows(l.client.lag_windows)}`,
+      );
     }
-    for (const [name, s] of Object.entries(sides)) {
-      console.log(`${name}: whole-run p99 median ${median(s.whole)} µs (${s.whole.join(', ')}); after warm-up ${median(s.steady)} µs; first 250 ms late ${s.first250.join(', ')}`);
-    }
-    mkdirSync(OUT, { recursive: true });
-    writeFileSync(`${OUT}feed-ab-client.json`, JSON.stringify({ date: new Date().toISOString(), rate, seconds, warmup, sides }, null, 2) + '\n');
-    sb.destroy(); // process.exit skips the finally below
-    process.exit(0);
   }
+  for (const [name, s] of Object.entries(sides)) {
+    console.log(`${name}: whole-run p99 median ${median(s.whole)} µs (${s.whole.join(', ')}); after warm-up ${median(s.steady)} µs; first 250 ms late ${s.first250.join(', ')}`);
+  }
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(`${OUT}feed-ab-client.json`, JSON.stringify({ date: new Date().toISOString(), rate, seconds, warmup, sides }, null, 2) + '\n');
+}
+
+/** Throughput and latency runs, and their medians. */
+async function fullRuns(): Promise<void> {
   const tp: number[] = [];
   const raw: Record<string, unknown>[] = [];
   const r = { p50: [] as number[], p99: [] as number[], p999: [] as number[], steadyP50: [] as number[], steadyP99: [] as number[], steadyP999: [] as number[], sendP99: [] as number[] };
@@ -177,6 +180,11 @@ try {
   console.log(JSON.stringify(result));
   mkdirSync(OUT, { recursive: true });
   writeFileSync(`${OUT}feed.json`, JSON.stringify({ date: new Date().toISOString(), ...result, raw }, null, 2) + '\n');
+}
+
+try {
+  if (ab) await abRuns(ab);
+  else await fullRuns();
 } finally {
   sb.destroy();
 }

@@ -17,7 +17,7 @@
  *   sudo node --import tsx bench/xdp-cost.ts [--repeat 1000000] [--runs 9] [--sample 16,64,256] [--obj old.o]
  */
 import { parseArgs } from 'node:util';
-import { objectPath, programConfig } from '../src/xdp/program.js';
+import { objectPath, programConfig, XdpProgram } from '../src/xdp/program.js';
 import { BpfObject, testRun } from '../src/xdp/object.js';
 import { buildUdpFrame } from '../src/frame/build.js';
 import { Sandbox } from '../src/sandbox/netns.js';
@@ -25,7 +25,6 @@ import { XdpPort } from '../src/afxdp/xdp-port.js';
 import { ifindexOf } from '../src/sys/interfaces.js';
 import { DEFAULT_LATENCY_SAMPLE } from '../src/xdp/meta.js';
 import { XDP_REDIRECT } from '../src/sys/libbpf.js';
-import { SysError } from '../src/sys/errors.js';
 import * as bpf from '../src/sys/libbpf.js';
 import { enterNetns } from '../test/helpers/setns.js';
 
@@ -72,14 +71,10 @@ try {
   // Where the verifier refuses bpf_xdp_adjust_meta, xsk stamps in the frame's head instead
   // (program.ts); BPF_PROG_TEST_RUN's repeats run on one buffer, so from the second repeat on the
   // program would parse its own stamp as Ethernet and pass the frame: not measurable this way.
-  let metaRefused = false;
-  try {
-    BpfObject.load(objectPath(), programConfig(1)).close();
-  } catch (e) {
-    if (!(e instanceof SysError && e.errno === 22)) throw e;
-    metaRefused = true;
-    console.log('this kernel refuses bpf_xdp_adjust_meta to XDP programs: the stamping variants (head stamps here) are not measured');
-  }
+  const probe = XdpProgram.load(objectPath(), { stampEvery: 1 });
+  const metaRefused = probe.headStamps;
+  probe.close();
+  if (metaRefused) console.log('this kernel refuses bpf_xdp_adjust_meta to XDP programs: the stamping variants (head stamps here) are not measured');
   if (!metaRefused) {
     for (const n of values.sample!.split(',').map(Number)) add(`xsk, stamp 1/${n}${n === DEFAULT_LATENCY_SAMPLE ? ' (default)' : ''}`, objectPath(), programConfig(n));
     add('xsk, stamp every frame', objectPath(), programConfig(1));

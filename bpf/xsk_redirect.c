@@ -19,9 +19,9 @@
  * frame by the same 16 bytes at its front, so the socket receives stamp + frame. The stamp's
  * last u32 is 0 where an unstamped frame has its EtherType (never 0 in a frame this program
  * redirects), which is how userspace tells the two apart and skips the 16 bytes; the UMEM then
- * looks as in the metadata case (stamp right before the frame). Stamping every frame held the kernel's side to two
- * thirds of its rate on veth (~40 ns a frame, mostly the clock read), so it is sampled:
- * `xsk_config` (read-only, set by userspace before the program is loaded, so the verifier
+ * looks as in the metadata case (stamp right before the frame).
+ * Stamping every frame held the kernel's side to two thirds of its rate on veth (~40 ns a frame,
+ * mostly the clock read), so it is sampled: `xsk_config` (read-only, set by userspace before the program is loaded, so the verifier
  * drops the code that is off) says whether to stamp at all and which frames: those whose CPU's
  * `redirected` count, before this frame, is a multiple of N.
  *

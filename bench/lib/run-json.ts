@@ -1,10 +1,9 @@
 /** Running the benches' helper processes: pin a main thread, run a command that ends with a JSON line. */
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Sandbox } from '../../src/sandbox/netns.js';
+import { lowerHelperThreads } from '../../src/run/sched.js';
 
 /**
  * Give this bench process's threads but its main one nice 19. The harness is not what is
@@ -14,17 +13,7 @@ import type { Sandbox } from '../../src/sandbox/netns.js';
  * processes it spawns inherit its nice. Threads made later inherit their creator's.
  */
 export function lowerHarnessHelpers(): number {
-  let n = 0;
-  for (const t of readdirSync('/proc/self/task')) {
-    if (Number(t) === process.pid) continue;
-    try {
-      setPriority(Number(t), 19);
-      n++;
-    } catch {
-      // gone already
-    }
-  }
-  return n;
+  return lowerHelperThreads([process.pid], 19);
 }
 
 /**
@@ -34,10 +23,14 @@ export function lowerHarnessHelpers(): number {
  * in the latency run's traffic). The memory reducer is turned off as well.
  */
 export function collectHarnessGarbage(): void {
-  setFlagsFromString('--no-memory-reducer');
-  setFlagsFromString('--expose-gc');
-  (runInNewContext('gc') as () => void)();
+  if (!harnessGc) {
+    setFlagsFromString('--no-memory-reducer');
+    setFlagsFromString('--expose-gc');
+    harnessGc = runInNewContext('gc') as () => void;
+  }
+  harnessGc();
 }
+let harnessGc: (() => void) | undefined;
 
 /** Pin one thread (the main thread: its tid is the pid) to a CPU. */
 export const pinMain = (pid: number, cpu: number) => execFileSync('taskset', ['-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });

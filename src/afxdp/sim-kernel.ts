@@ -3,7 +3,8 @@
  * memory, no socket). It does what the kernel does for a copy-mode socket, in the same ring
  * layout, so the port's real receive path runs over it: take free frames off FILL, copy a frame
  * into each (at XDP_PACKET_HEADROOM, most with the XDP program's receive stamp in the metadata in
- * front, or as the frame's head where the port expects it there) and publish them on RX; take what userspace put on TX and hand it back on COMPLETION.
+ * front, or as the frame's head where the port expects it there) and publish them on RX; take
+ * what userspace put on TX and hand it back on COMPLETION.
  * Used by the warm start (run/warm.ts); nothing here touches a real socket.
  */
 import type { XdpPort } from './xdp-port.js';

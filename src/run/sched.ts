@@ -105,14 +105,15 @@ const PRIO_PROCESS = 0;
  * compilation jobs, and at nice 0 they took a whole CPU for ~8 ms at each major GC, from the
  * feed's own subscriber and the sender on that CPU (the feed bench: a burst of ~1,000 messages
  * more than 1 ms late per major GC). Threads made later inherit their creator's nice (libuv's
- * pool starts its threads at first use). Returns how many threads were lowered.
+ * pool starts its threads at first use). Returns how many threads were lowered. (The feed bench
+ * puts its own harness's helpers at nice 19 with it.)
  */
-export function lowerHelperThreads(keep: number[]): number {
+export function lowerHelperThreads(keep: number[], nice = HELPER_NICE): number {
   let n = 0;
   for (const t of readdirSync('/proc/self/task')) {
     const tid = Number(t);
     if (keep.includes(tid)) continue;
-    if (setpriority(PRIO_PROCESS, tid, HELPER_NICE) === 0) n++; // a thread that has just exited is fine to miss
+    if (setpriority(PRIO_PROCESS, tid, nice) === 0) n++; // a thread that has just exited is fine to miss
   }
   return n;
 }
