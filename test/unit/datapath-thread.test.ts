@@ -72,6 +72,50 @@ describe('blocking receive loop', () => {
     if (loop.yielded === 0) assert.ok(spun >= 19, `spun ${spun.toFixed(1)} ms before parking`);
   });
 
+  it('with its CPU to itself it busy-polls its full time; sharing it, it gives way when the CPU is wanted', () => {
+    // contendedYieldUs 0: every yield counts as "the CPU was wanted", so a loop that yields parks at once.
+    for (const polite of [false, true]) {
+      const port = scriptedPort([]);
+      const loop = new BlockingLoop(port, counting(), { busyPollUs: 5000, controlEveryMs: 1, polite, contendedYieldUs: 0 });
+      const t0 = performance.now();
+      loop.run(new LoopHooks(() => port.waits === 0 && performance.now() - t0 < 1000));
+      const spun = performance.now() - t0;
+      if (polite) assert.ok(loop.yielded >= 1, 'sharing its CPU, the loop yielded');
+      else {
+        assert.equal(loop.yielded, 0, 'no yield with the CPU to itself');
+        assert.ok(spun >= 4.5, `spun ${spun.toFixed(1)} ms before parking`);
+      }
+    }
+  });
+
+  it('handles the frames that woke it before control(), which it puts off', () => {
+    // Parked 10 ms (control() would be due at once), then woken by frames: three batches.
+    const events: string[] = [];
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    let script: number[] = [];
+    let parks = 0;
+    const port: Port = {
+      ...scriptedPort([]),
+      receive(max: number, h: FrameHandler): number {
+        const n = Math.min(max, script.shift() ?? 0);
+        for (let k = 0; k < n; k++) h.frame(new Uint8Array(0), 0, 0);
+        if (n > 0) events.push(`batch ${n}`);
+        return n;
+      },
+      waitSync(): number {
+        if (parks++ > 0) return 0;
+        Atomics.wait(nap, 0, 0, 10);
+        script = [5, 5, 5];
+        events.push('woken');
+        return 1;
+      },
+    };
+    const loop = new BlockingLoop(port, counting(), { batchSize: 64, busyPollUs: 0, controlEveryMs: 5 });
+    loop.run(new LoopHooks(() => (events.push('control'), parks < 2)));
+    assert.deepEqual(events.slice(0, 4), ['woken', 'batch 5', 'batch 5', 'batch 5'], events.join(', '));
+    assert.equal(loop.wakeups, 1);
+  });
+
   it('calls idle() after a quiet spell, not while traffic flows', () => {
     const quiet = scriptedPort([]);
     let idles = 0;
