@@ -52,6 +52,9 @@ export function optimizationStatus(f: unknown): number | undefined {
   return statusFn ? statusFn(f) : undefined;
 }
 
+/** For Atomics.wait: a short sleep of this thread. */
+const NAP = new Int32Array(new SharedArrayBuffer(4));
+
 let optimizeFn: ((f: unknown) => void) | null | undefined;
 
 /** Have V8 compile `f` (optimized) at its next call; false when it can't be asked. */
@@ -217,7 +220,15 @@ export class Warmer {
     const h = this.target.handler;
     const calls = [...(this.sim?.perBatchCalls() ?? [])];
     if (h.endBatch) calls.push({ name: 'endBatch', fn: h.endBatch, call: () => h.endBatch!() });
-    for (const c of calls) if (isOptimized(c.fn) === false && optimizeOnNextCall(c.fn)) c.call();
+    const pending = calls.filter((c) => isOptimized(c.fn) === false && optimizeOnNextCall(c.fn));
+    for (const c of pending) c.call();
+    // One that V8 was already compiling on a helper thread is not done yet (the mark does not
+    // apply to it): wait for its code, calling it so that V8 installs it, for up to 100 ms.
+    const until = performance.now() + 100;
+    while (pending.some((c) => isOptimized(c.fn) === false) && performance.now() < until) {
+      Atomics.wait(NAP, 0, 0, 1);
+      for (const c of pending) c.call();
+    }
   }
 
   /** AF_XDP: the two loops by turns over the simulated kernel, until step() says finished. */
