@@ -64,7 +64,13 @@ for (const mode of ['native', 'generic'] as const) {
       const stamped = sample(body, 'xsk_xdp_program_frames_total', { counter: 'stamped' });
       assert.ok(stamped >= userSamples, String(stamped));
       assert.equal(sample(body, 'xsk_latency_samples_total', { kind: 'rx_to_user' }), stamped);
-      assert.equal(sample(body, 'xsk_latency_samples_total', { kind: 'rx_to_tx' }), txSamples);
+      // The program stamps 1 in 64 of each CPU's frames. With every frame on one CPU that is
+      // frames 0, 64, ... (5 of the forwarded 300); when the veth's NAPI ran some of them on the
+      // other CPU (a kernel frame from there had scheduled it; seen once in CI: 4), the other
+      // CPU's count starts a sequence of its own and the forwarded ones' share moves by a stamp
+      // or two. The summary must agree exactly (below).
+      const txSeen = sample(body, 'xsk_latency_samples_total', { kind: 'rx_to_tx' });
+      assert.ok(txSeen >= 1 && Math.abs(txSeen - txSamples) <= 2, `rx_to_tx samples ${txSeen} (${txSamples} on one CPU), stamped ${stamped}`);
       assert.ok(sample(body, 'xsk_latency_seconds', { kind: 'rx_to_user', percentile: 'p99' }) > 0);
       assert.ok(sample(body, 'process_cpu_seconds_total') > 0, 'default process metrics');
       const check = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
@@ -77,9 +83,9 @@ for (const mode of ['native', 'generic'] as const) {
       const s = xsk.summary();
       assert.equal(s.latency.source, 'kernel');
       assert.equal(s.latency.sampled, '1/64');
-      for (const [kind, count] of [['rx_to_user', userSamples], ['rx_to_tx', txSamples]] as const) {
+      for (const kind of ['rx_to_user', 'rx_to_tx'] as const) {
         const l = s.latency[kind];
-        assert.equal(l.count, kind === 'rx_to_user' ? s.xdp_program.stamped : count, `${kind} samples: ${JSON.stringify(l)}`);
+        assert.equal(l.count, kind === 'rx_to_user' ? s.xdp_program.stamped : txSeen, `${kind} samples: ${JSON.stringify(l)}`);
         for (const q of ['p50_us', 'p90_us', 'p99_us', 'p99.9_us', 'max_us']) {
           assert.ok(l[q] >= 0 && l[q] < elapsedUs, `${kind} ${q} = ${l[q]} µs, within the test's ${elapsedUs} µs`);
         }
