@@ -75,7 +75,7 @@ try {
   const metaRefused = probe.headStamps;
   probe.close();
   if (metaRefused) console.log('this kernel refuses bpf_xdp_adjust_meta to XDP programs: the stamping variants (head stamps here) are not measured');
-  if (!metaRefused) {
+  else {
     for (const n of values.sample!.split(',').map(Number)) add(`xsk, stamp 1/${n}${n === DEFAULT_LATENCY_SAMPLE ? ' (default)' : ''}`, objectPath(), programConfig(n));
     add('xsk, stamp every frame', objectPath(), programConfig(1));
   }

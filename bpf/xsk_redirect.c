@@ -21,9 +21,9 @@
  * redirects), which is how userspace tells the two apart and skips the 16 bytes; the UMEM then
  * looks as in the metadata case (stamp right before the frame).
  * Stamping every frame held the kernel's side to two thirds of its rate on veth (~40 ns a frame,
- * mostly the clock read), so it is sampled: `xsk_config` (read-only, set by userspace before the program is loaded, so the verifier
- * drops the code that is off) says whether to stamp at all and which frames: those whose CPU's
- * `redirected` count, before this frame, is a multiple of N.
+ * mostly the clock read), so it is sampled: `xsk_config` (read-only, set by userspace before the
+ * program is loaded, so the verifier drops the code that is off) says whether to stamp at all and
+ * which frames: those whose CPU's `redirected` count, before this frame, is a multiple of N.
  *
  * Counters are per CPU (no atomics on the fast path); userspace sums them. At most one counter
  * is written per frame: `seen` is redirected + passed, summed by userspace. Without stamping

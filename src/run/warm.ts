@@ -114,6 +114,11 @@ export function syntheticFrames(ports: number[]): Uint8Array[] {
   return out;
 }
 
+/** One warming run's state: frames and rounds so far, small batches, whether hot, the bounds. */
+function warmState(t0: number, budgetMs: number, maxFrames: number) {
+  return { t0, n: 0, rounds: 0, r: 0, small: 0, hot: false, finished: false, budgetMs, maxFrames };
+}
+
 /**
  * Warms a datapath up, at start and again whenever its hot path was found cold after a quiet
  * spell. Keeps its throwaway pipeline and simulated port for those re-warms (no garbage, and
@@ -135,7 +140,7 @@ export class Warmer {
    */
   private readonly hooks = [new LoopHooks(() => this.step(), () => {}), new LoopHooks(() => this.step(), () => void 0)];
   /** One warming run's state (run() sets it; step() plays the kernel). */
-  private state = { t0: 0, n: 0, rounds: 0, r: 0, small: 0, hot: false, finished: false, budgetMs: 0, maxFrames: 0 };
+  private state = warmState(0, 0, 0);
 
   constructor(private readonly o: WarmOptions) {
     this.frames = syntheticFrames(o.cfg.ports);
@@ -167,16 +172,12 @@ export class Warmer {
     }
   }
 
-  private allHot(): boolean {
-    return this.o.hot.every((h) => isOptimized(h.fn) !== false);
-  }
-
   private done(): boolean {
     const st = this.state;
     if (st.n >= st.maxFrames) return true;
     if ((++st.rounds & 255) !== 0) return false;
     if (performance.now() - st.t0 > st.budgetMs) return true;
-    if (!st.hot) st.hot = this.allHot();
+    if (!st.hot) st.hot = this.hot();
     return st.hot && (st.small >= MIN_SMALL_BATCHES || !this.kernel);
   }
 
@@ -244,7 +245,7 @@ export class Warmer {
   /** Warm up; returns how long it took, how many frames it ran and what V8 compiled. */
   run(budgetMs = this.o.budgetMs ?? 2000, maxFrames = this.o.maxFrames ?? 2_000_000): WarmReport {
     const t0 = performance.now();
-    const st = (this.state = { t0, n: 0, rounds: 0, r: 0, small: 0, hot: false, finished: false, budgetMs, maxFrames });
+    const st = (this.state = warmState(t0, budgetMs, maxFrames));
     const { frames, target } = this;
     const batch = this.o.cfg.batchSize;
 

@@ -196,7 +196,7 @@ describe('hot path allocation', () => {
     run(50_000); // until V8 has compiled it
     const n = 50_000;
     const before = p.packets;
-    const { least, seen, runs } = await perUnit(() => run(n), n);
+    const { least, seen } = await perUnit(() => run(n), n);
     assert.ok(p.packets - before >= (n / 2) * 40 * seen.length, `frames went through: ${p.packets - before}`);
     assert.ok(sink.n > 0 && p.datagrams > 0, 'datagrams went through the feed ring');
     assert.ok(least < 2, `bytes allocated per round: ${seen.map((v) => v.toFixed(2)).join(', ')}`);
