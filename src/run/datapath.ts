@@ -181,21 +181,16 @@ if (cfg.failAfter !== undefined) {
     },
   };
 }
-const loop = new BlockingLoop(port as Port, handler, { batchSize: cfg.batchSize, busyPollUs: cfg.busyPollUs });
+const loop = new BlockingLoop(port as Port, handler, { batchSize: cfg.batchSize, busyPollUs: cfg.busyPollUs, mail: cfg.posted });
 /**
  * Polite (give the CPU way when busy-polling finds it wanted) unless this thread has its CPUs to
- * itself: with --cpus the main thread is moved off them, but may be moved back (taskset), so
- * look again every POLITE_CHECK_MS. (V8's and libuv's helper threads follow the main thread's
- * mask.) Not polite, the loop busy-polls without yielding: a main thread moved onto its CPU
- * would get it only at ticks until the next look. Once a second was too slow: the feed bench
- * moves xsk's main thread there right after start, and its first second of traffic met a main
- * thread starved (whole-run p99 2.9-3.2 ms against 0.5-0.9).
+ * itself: with --cpus the main thread is moved off them, but may be moved back (taskset). The
+ * main thread watches its own mask and sends 'affinity' when it changes (runner.ts's
+ * AffinityWatch), and this looks again then. (V8's and libuv's helper threads follow the main
+ * thread's mask.) Not polite, the loop busy-polls without yielding: a main thread moved onto its
+ * CPU would get it only at ticks until then.
  */
-const POLITE_CHECK_MS = 20;
-let politeCheckedAt = 0;
 function checkPolite(): void {
-  tick();
-  politeCheckedAt = clock[0];
   loop.polite = !cfg.cpus || mayRunOn(process.pid, cfg.cpus);
 }
 checkPolite();
@@ -279,9 +274,16 @@ function handle(m: ToWorker): void {
 }
 
 let packetsAtControl = 0;
+/** The main thread's count of posted control messages when the port was last read. */
+let seenPosted = 0;
 const hooks = new LoopHooks(
   (): boolean => {
-    for (let m = receiveMessageOnPort(cfg.control); m; m = receiveMessageOnPort(cfg.control)) handle(m.message as ToWorker);
+    // Read the port only when the main thread has posted since (cheap when nothing came).
+    const posted = Atomics.load(cfg.posted, 0);
+    if (posted !== seenPosted) {
+      seenPosted = posted;
+      for (let m = receiveMessageOnPort(cfg.control); m; m = receiveMessageOnPort(cfg.control)) handle(m.message as ToWorker);
+    }
     if (stopping || snapshotNow) return false;
     // Back to the event loop now and then: the snapshot goes out, GC entries come in. That
     // takes the loop off the socket for ~0.1-0.2 ms (the code is cache-cold by then), so while
@@ -289,7 +291,6 @@ const hooks = new LoopHooks(
     const flowing = pipeline.packets !== packetsAtControl;
     packetsAtControl = pipeline.packets;
     tick();
-    if (cfg.cpus && clock[0] - politeCheckedAt >= POLITE_CHECK_MS) checkPolite();
     return clock[0] - lastSnapshot < (flowing ? SNAPSHOT_BUSY_MS : SNAPSHOT_MS);
   },
   (): void => {

@@ -17,6 +17,8 @@ interface Member {
   worker: Worker;
   control: MessagePort;
   wakeFd: number;
+  /** Messages posted on `control` (WorkerConfig.posted). */
+  posted: Int32Array;
   ready: boolean;
   /** Resolvers waiting for this thread's next snapshot (refresh()). */
   waiting: (() => void)[];
@@ -54,18 +56,20 @@ export class QueuePool {
    * Start a datapath per config; resolves with their sockets when every one is bound and warm.
    * Rejects (after terminating them all) if any fails to start.
    */
-  async start(configs: Omit<WorkerConfig, 'control' | 'wakeFd'>[]): Promise<ReadySocket[]> {
+  async start(configs: Omit<WorkerConfig, 'control' | 'wakeFd' | 'posted'>[]): Promise<ReadySocket[]> {
     const readies = configs.map((cfg) => {
       const { port1, port2 } = new MessageChannel();
       const wakeFd = createWakeFd();
+      const posted = new Int32Array(new SharedArrayBuffer(4));
       const latency = cfg.latency ? { shared: new SharedLatency(), read: new Latency() } : undefined;
-      const worker = new Worker(WORKER_JS, { workerData: { ...cfg, control: port2, wakeFd, latencyBuffers: latency?.shared.buffers }, transferList: [port2] });
+      const worker = new Worker(WORKER_JS, { workerData: { ...cfg, control: port2, wakeFd, posted, latencyBuffers: latency?.shared.buffers }, transferList: [port2] });
       let exitedResolve!: () => void;
       const m: Member = {
         queue: cfg.queue,
         worker,
         control: port1,
         wakeFd,
+        posted,
         ready: false,
         waiting: [],
         latency,
@@ -119,6 +123,8 @@ export class QueuePool {
   broadcast(msg: ToWorker): void {
     for (const m of this.members) {
       m.control.postMessage(msg);
+      // After the post: a thread that sees the count move finds the message on its port.
+      Atomics.add(m.posted, 0, 1);
       if (m.wakeFd >= 0) ringWakeFd(m.wakeFd);
     }
   }

@@ -32,6 +32,7 @@ import { MetricsComponent } from '../metrics/component.js';
 import { RuntimeWatch } from '../metrics/runtime.js';
 import { log } from '../log.js';
 import { keepOthersOff } from './affinity.js';
+import { AffinityWatch } from './affinity-watch.js';
 import { describeSched, HELPER_NICE, lowerHelperThreads, type DatapathSched, type ThreadSched } from './sched.js';
 import { longTimeout } from '../util/timer.js';
 import { checkPorts } from '../rawsock/filter.js';
@@ -182,7 +183,7 @@ export async function run(c: RunContext): Promise<void> {
     const queues = k === 'raw' ? [c.queues[0]] : c.queues;
     const doorbell = createDoorbell();
     feedRings = feed ? queues.map(() => createFeedRing(FEED_RING_BYTES, doorbell)) : [];
-    const configs: Omit<WorkerConfig, 'control' | 'wakeFd'>[] = queues.map((queue, i) => ({
+    const configs: Omit<WorkerConfig, 'control' | 'wakeFd' | 'posted'>[] = queues.map((queue, i) => ({
       kind: k,
       ifname: opts.iface,
       ifindex: c.ifindex,
@@ -246,12 +247,15 @@ export async function run(c: RunContext): Promise<void> {
 
   const queues = sockets.map((s) => s.queue);
   // --cpus reserves its CPUs for the datapath threads: everything else in the process moves off.
+  let affinityWatch: AffinityWatch | undefined;
   if (opts.cpus) {
     const others = keepOthersOff(opts.cpus, sockets.map((s) => s.tid));
     // The datapath threads looked at who may share their CPUs when they started, before this
-    // move: they look again now, not at their next once-a-second check (until then they would
-    // give way to threads that can no longer run there, parking at every lull).
+    // move: they look again now (until then they would give way to threads that can no longer
+    // run there, parking at every lull), and whenever the main thread's mask changes.
     pool!.broadcast({ type: 'affinity' });
+    affinityWatch = new AffinityWatch(opts.cpus, () => pool!.broadcast({ type: 'affinity' }));
+    affinityWatch.start();
     if (others.length > 0) log.info(`datapath threads on CPU ${[...new Set(opts.cpus)].join(',')}; the control plane and V8's helper threads on CPU ${others.join(',')}`);
   }
   const lowered = opts.datapathSched === 'latency' ? lowerHelperThreads([process.pid, ...sockets.map((s) => s.tid)]) : 0;
@@ -329,6 +333,7 @@ export async function run(c: RunContext): Promise<void> {
     if (stopping) return;
     stopping = true;
     clearInterval(statsTimer);
+    affinityWatch?.stop();
     durationTimer?.clear();
     // Stop steering first: no frame is redirected to a socket that is about to close.
     program?.detach();

@@ -139,6 +139,8 @@ export class Warmer {
    * first full GC after warming (datapath.ts) would do exactly that.
    */
   private readonly hooks = [new LoopHooks(() => this.step(), () => {}), new LoopHooks(() => this.step(), () => void 0)];
+  /** The loops' mail count, moved now and then as the live one's is by messages. */
+  private readonly mail = new Int32Array(1);
   /** One warming run's state (run() sets it; step() plays the kernel). */
   private state = warmState(0, 0, 0);
 
@@ -166,7 +168,7 @@ export class Warmer {
       // readable): one busy-polls before it parks, the other parks at once, so waking with
       // frames ready is compiled too, down to the poll() call. The busy-polling one finds every
       // yield contended, so giving way is compiled too.
-      const common = { batchSize: o.cfg.batchSize, controlEveryMs: 0, pollTimeoutMs: 0, idleEveryMs: 0 };
+      const common = { batchSize: o.cfg.batchSize, controlEveryMs: 0, pollTimeoutMs: 0, idleEveryMs: 0, mail: this.mail };
       this.loops.push(new BlockingLoop(this.sim, this.target.handler, { ...common, busyPollUs: Math.min(o.cfg.busyPollUs, 50), polite: true, contendedYieldUs: 0 }));
       this.loops.push(new BlockingLoop(this.sim, this.target.handler, { ...common, busyPollUs: 0, polite: false }));
     }
@@ -196,6 +198,7 @@ export class Warmer {
     // takes it for a field that changes (had it compiled the loop with the field as a constant,
     // the first live store would throw that code away, and everything inlined in it).
     if ((st.r & 31) === 0) for (const l of this.loops) l.polite = !l.polite;
+    if ((st.r & 7) === 0) Atomics.add(this.mail, 0, 1);
     // Bursts of one to several batches, and now and then nothing for a few rounds: the loop
     // then goes idle, parks and times out (twice in a row: the quiet spell's idle() too), as
     // the live one does between bursts.

@@ -116,6 +116,36 @@ describe('blocking receive loop', () => {
     assert.equal(loop.wakeups, 1);
   });
 
+  it('while frames flow, runs control() at the round after a message (mail), and not on the clock before controlEveryMs', () => {
+    // 3,000 full batches back to back; the "main thread" posts once, at frame 64,000.
+    const total = 3000 * 64;
+    let fed = 0;
+    const port: Port = {
+      ...scriptedPort([]),
+      receive(max: number, h: FrameHandler): number {
+        const n = Math.min(max, total - fed);
+        for (let k = 0; k < n; k++) h.frame(new Uint8Array(0), 0, 0);
+        fed += n;
+        return n;
+      },
+    };
+    const mail = new Int32Array(new SharedArrayBuffer(4));
+    const h = {
+      frames: 0,
+      frame: () => {
+        if (++h.frames === 64_000) Atomics.add(mail, 0, 1);
+        return Verdict.Drop;
+      },
+    };
+    const loop = new BlockingLoop(port, h, { batchSize: 64, busyPollUs: 0, controlEveryMs: 60_000, mail });
+    const seenAt: number[] = [];
+    loop.run(new LoopHooks(() => (seenAt.push(h.frames), h.frames < total)));
+    // One round is at most 16 batches: the message is seen within 1,024 frames of its post.
+    assert.ok(seenAt[0] >= 64_000 && seenAt[0] <= 64_000 + 16 * 64, `control() first ran at frame ${seenAt[0]}`);
+    assert.equal(seenAt.filter((f) => f < total).length, 1, `control() during the flow at frames ${seenAt.join(', ')}`);
+    assert.equal(h.frames, total);
+  });
+
   it('calls idle() after a quiet spell, not while traffic flows', () => {
     const quiet = scriptedPort([]);
     let idles = 0;
