@@ -13,7 +13,7 @@
  * (counter snapshot out, GC observer in). Latency goes to the main thread without it: the
  * histograms are in shared memory (pipeline/shared-histogram.ts).
  */
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { XdpPort } from '../afxdp/xdp-port.js';
 import { RawPort } from '../rawsock/raw-port.js';
 import { Pipeline } from '../pipeline/pipeline.js';
@@ -31,7 +31,7 @@ import { collectGarbage } from '../util/gc.js';
 import { SysError } from '../sys/errors.js';
 import { tableFrom } from './forward-table.js';
 import { FeedTapStage } from './feed-tap.js';
-import { createFeedRing, Doorbell, FeedRingReader, type FeedRingBuffers } from './feed-ring.js';
+import { createFeedRing, createFeedWake, Doorbell, FeedRingReader, type FeedRingBuffers } from './feed-ring.js';
 import { Warmer, type HotFunction } from './warm.js';
 import { checkStage, loadStageFactories } from './user-stage.js';
 import type { FromWorker, SerializedRule, Snapshot, ToWorker, WorkerConfig } from './protocol.js';
@@ -61,7 +61,7 @@ interface Built {
 }
 
 /** The pipeline, its stages in order, its histograms. One factory for the live and the warm one. */
-function build(rules: SerializedRule[] | undefined, feedRing: FeedRingBuffers | undefined, warm = false): Built {
+function build(rules: SerializedRule[] | undefined, feedRing: FeedRingBuffers | undefined, feedWake: MessagePort | undefined, warm = false): Built {
   // The warm pipeline records into histograms of its own, the live one into those the main thread reads.
   const latency = cfg.latency ? new SharedLatency(warm ? undefined : cfg.latencyBuffers) : undefined;
   // The user's --stage stages first, then the built-in ones.
@@ -76,7 +76,7 @@ function build(rules: SerializedRule[] | undefined, feedRing: FeedRingBuffers | 
     stages.push(forward);
   }
   // The feed comes after forwarding: what is forwarded is not fed.
-  const feedTap = feedRing ? new FeedTapStage(feedRing) : undefined;
+  const feedTap = feedRing ? new FeedTapStage(feedRing, feedWake) : undefined;
   if (feedTap) stages.push(feedTap);
   const pipeline = new Pipeline(stages, { clock: new RxClock(cfg.kind === 'afxdp'), latency });
   return { pipeline, forward, feedTap, latency };
@@ -125,11 +125,14 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 // The warm pipeline: its forward table has every backend resolved (so the rewrite runs) and its
 // feed ring is a scratch one, drained and discarded. Every other batch its reader is marked
 // parked, so that the commit's wake-the-reader branch is compiled too: the live main thread
-// parks between bursts, and that branch's first run was a deopt in the datapath thread.
+// parks between bursts, and that branch's first run was a deopt in the datapath thread. Its
+// wake channel is closed at once: the posts go nowhere (a closed port drops them).
 function warmTarget() {
   const rules = cfg.forward?.rules.map((r) => ({ ...r, backends: r.backends.map((b) => ({ ...b, mac: b.mac ?? '02:00:00:00:00:fe' })) }));
   const ring = cfg.feedRing ? createFeedRing(1 << 20) : undefined;
-  const w = build(rules, ring, true);
+  const wake = ring ? createFeedWake() : undefined;
+  wake?.reader.close();
+  const w = build(rules, ring, wake?.writer, true);
   if (!ring) return { handler: w.pipeline };
   const reader = new FeedRingReader(ring);
   const bell = new Doorbell(ring.doorbell);
@@ -165,7 +168,7 @@ const warm = warmer?.run();
 // compiled code would be thrown away at their first batch.
 const port = openPort();
 port.setWakeFd(cfg.wakeFd);
-const live = build(cfg.forward?.rules, cfg.feedRing);
+const live = build(cfg.forward?.rules, cfg.feedRing, cfg.feedWake);
 const { pipeline } = live;
 
 let handler: FrameHandler = pipeline;

@@ -6,6 +6,7 @@
  * Records are handed to the feed's own stage as the ring reader's view of them (the stage reads
  * only the fields the reader sets).
  */
+import type { MessagePort } from 'node:worker_threads';
 import type { Datagram } from '../frame/datagram.js';
 import type { FeedStage } from '../feed/stage.js';
 import { Doorbell, FeedRingReader, type FeedRecordSink, type FeedRingBuffers } from './feed-ring.js';
@@ -18,22 +19,29 @@ export class FeedIngest implements FeedRecordSink {
   /** How often the reader was woken by the doorbell (diagnostics). */
   wakeups = 0;
 
+  /** Parked on the doorbell (a ring message is awaited). */
+  private parked = false;
+
+  /** `wakes`: the reader's ends of the rings' FeedWake channels, one per ring. */
   constructor(
     private readonly stage: FeedStage,
     rings: FeedRingBuffers[],
+    wakes: MessagePort[],
   ) {
     this.readers = rings.map((r) => new FeedRingReader(r));
-    if (rings.length > 0) this.bell = new Doorbell(rings[0].doorbell);
+    if (rings.length > 0) this.bell = new Doorbell(rings[0].doorbell, wakes);
   }
 
   start(): void {
     this.running = true;
+    this.bell?.listen(this.woken);
     this.step();
   }
 
   stop(): void {
     this.running = false;
     this.bell?.disarm();
+    this.bell?.close();
     this.drain();
   }
 
@@ -48,20 +56,20 @@ export class FeedIngest implements FeedRecordSink {
       setImmediate(this.step);
       return;
     }
-    const seen = bell.arm();
+    bell.arm();
     // A record published before arm() would not ring: look once more before sleeping.
     if (this.drain() > 0) {
       bell.disarm();
       setImmediate(this.step);
       return;
     }
-    // The timeout only bounds how long stop() can leave it parked; records ring.
-    const p = bell.wait(seen, 1000);
-    if (p) void p.then(this.woken);
-    else this.woken();
+    this.parked = true;
   };
 
+  /** A ring message: step again if parked (a late one, after a disarm, is ignored). */
   private readonly woken = (): void => {
+    if (!this.parked || !this.running) return;
+    this.parked = false;
     this.wakeups++;
     this.step();
   };

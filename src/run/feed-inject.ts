@@ -8,7 +8,7 @@
 import type { FeedStage } from '../feed/stage.js';
 import { FrameParser } from '../frame/parse.js';
 import { FeedIngest } from './feed-ingest.js';
-import { createFeedRing, FeedRingWriter } from './feed-ring.js';
+import { createFeedRing, createFeedWake, FeedRingWriter } from './feed-ring.js';
 
 export class FeedInjector {
   private readonly writer: FeedRingWriter;
@@ -18,8 +18,9 @@ export class FeedInjector {
 
   constructor(stage: FeedStage, ringBytes = 1 << 20) {
     const ring = createFeedRing(ringBytes);
-    this.writer = new FeedRingWriter(ring);
-    this.ingest = new FeedIngest(stage, [ring]);
+    const wake = createFeedWake();
+    this.writer = new FeedRingWriter(ring, wake.writer);
+    this.ingest = new FeedIngest(stage, [ring], [wake.reader]);
   }
 
   /**
@@ -45,6 +46,11 @@ export class FeedInjector {
   flush(): void {
     this.writer.commit();
     if (!this.started) this.ingest.drain();
+  }
+
+  /** How often the ingest's loop was woken by the doorbell. */
+  get wakeups(): number {
+    return this.ingest.wakeups;
   }
 
   /** From now on the ingest's loop drains, woken by the doorbell (until stop()). */

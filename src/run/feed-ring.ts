@@ -21,11 +21,23 @@
  * The reader is woken, not polled: every ring shares one doorbell with the main thread,
  *
  *   doorbell  Int32Array(SharedArrayBuffer)  [0] rings: bumped by a writer that published while
- *                                                 the reader was parked (then Atomics.notify)
- *                                            [1] parked: 1 while the reader waits (Atomics.waitAsync)
+ *                                                 the reader was parked
+ *                                            [1] parked: 1 while the reader waits
  *
- * so a commit costs one Atomics.load while the reader is busy, and a notify only when it sleeps.
+ * and each ring has a MessageChannel to the reader (FeedWake): a writer that publishes while the
+ * reader is parked clears the flag and posts one message (the number 0) on its port. So a commit
+ * costs one Atomics.load while the reader is busy, and a message only when it sleeps.
+ *
+ * Not Atomics.notify with Atomics.waitAsync, as before: V8 keeps a set of the pending waitAsync
+ * promises (an OrderedHashSet in old space) and reallocates it as each one is added and settled,
+ * in old space. perf (a uprobe on V8's old-space allocation slow path, on xsk's main thread in
+ * the soak) put 99.5 % of the main thread's old-space allocations there:
+ * FutexEmulation::CleanupAsyncWaiterPromise → OrderedHashSet::Shrink. At the soak's ~5,700
+ * wakes a second that was ~0.6 MB/s of old space, a major GC every ~30 s and RSS creeping up
+ * with each new peak. A message is young garbage; the post costs the writer ~4 µs, the notify
+ * ~10 µs (a micro-benchmark here).
  */
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { copyBytes, wordPhase } from '../util/copy.js';
 import type { Datagram } from '../frame/datagram.js';
 import { FrameParser } from '../frame/parse.js';
@@ -48,6 +60,17 @@ export function createFeedRing(bytes: number, doorbell = createDoorbell()): Feed
   return { ctrl: new SharedArrayBuffer(8), data: new SharedArrayBuffer(bytes), doorbell };
 }
 
+/** One ring's wake-up channel: the writer posts on `writer` (transfer it to the writer's thread), the reader listens on `reader`. */
+export interface FeedWake {
+  reader: MessagePort;
+  writer: MessagePort;
+}
+
+export function createFeedWake(): FeedWake {
+  const { port1, port2 } = new MessageChannel();
+  return { reader: port1, writer: port2 };
+}
+
 const MASK = 0x7fffffff;
 const align8 = (n: number) => (n + 7) & ~7;
 
@@ -62,7 +85,11 @@ export class FeedRingWriter {
   private tail: number;
   overflows = 0;
 
-  constructor(b: FeedRingBuffers) {
+  /** `wake`: the writer's end of the ring's FeedWake (without one, a parked reader is never woken: it must poll). */
+  constructor(
+    b: FeedRingBuffers,
+    private readonly wake?: MessagePort,
+  ) {
     this.ctrl = new Int32Array(b.ctrl);
     this.bell = new Int32Array(b.doorbell);
     this.data = new Uint8Array(b.data);
@@ -126,7 +153,7 @@ export class FeedRingWriter {
     if (Atomics.load(this.bell, 1) !== 0) {
       Atomics.store(this.bell, 1, 0);
       Atomics.add(this.bell, 0, 1);
-      Atomics.notify(this.bell, 0);
+      this.wake?.postMessage(0);
     }
   }
 }
@@ -152,7 +179,11 @@ export class FeedRingReader {
    */
   private readonly view = new FrameParser();
 
-  constructor(b: FeedRingBuffers) {
+  /** `wake`: the writer's end of the ring's FeedWake (without one, a parked reader is never woken: it must poll). */
+  constructor(
+    b: FeedRingBuffers,
+    private readonly wake?: MessagePort,
+  ) {
     this.ctrl = new Int32Array(b.ctrl);
     this.data = new Uint8Array(b.data);
     this.f64 = new Float64Array(b.data, 0, b.data.byteLength >> 3);
@@ -191,29 +222,42 @@ export class FeedRingReader {
 }
 
 /**
- * The reader's side of the doorbell: `park()` resolves as soon as a writer publishes (or at once
- * when one did since `seen()`); drain every ring after it resolves, then park again.
+ * The reader's side of the doorbell: arm() before the last look at the rings, then wait for a
+ * message on any ring's port (listen()); disarm() when that last look found records after all.
  */
 export class Doorbell {
   private readonly bell: Int32Array;
-  constructor(buf: SharedArrayBuffer) {
+  constructor(
+    buf: SharedArrayBuffer,
+    private readonly ports: MessagePort[] = [],
+  ) {
     this.bell = new Int32Array(buf);
   }
 
-  /** Mark the reader parked; returns the ring count to wait on. Drain once more after this. */
+  /** Mark the reader parked; returns the ring count. Look at the rings once more after this. */
   arm(): number {
     Atomics.store(this.bell, 1, 1);
     return Atomics.load(this.bell, 0);
   }
 
-  /** Wait (without blocking the thread) until a writer rings after `arm()` returned `seen`. */
-  wait(seen: number, timeoutMs: number): Promise<unknown> | undefined {
-    const r = Atomics.waitAsync(this.bell, 0, seen, timeoutMs);
-    return r.async ? r.value : undefined;
-  }
-
   /** Writers need not ring: the reader is awake. */
   disarm(): void {
     Atomics.store(this.bell, 1, 0);
+  }
+
+  /**
+   * Call `cb` for every ring (a writer published while armed). It may also come once after a
+   * disarm() (the writer saw the flag just before): the reader must take that calmly. The ports
+   * do not keep the event loop alive.
+   */
+  listen(cb: () => void): void {
+    for (const p of this.ports) {
+      p.on('message', cb);
+      p.unref();
+    }
+  }
+
+  close(): void {
+    for (const p of this.ports) p.close();
   }
 }

@@ -4,6 +4,7 @@
  * gives the messages their global sequence numbers. When the ring is full the datagram is not
  * fed (counted as `overflows`); the frame still goes on (NEXT) either way.
  */
+import type { MessagePort } from 'node:worker_threads';
 import { NEXT, type Stage } from '../pipeline/stage.js';
 import type { Datagram } from '../frame/datagram.js';
 import { FeedRingWriter, type FeedRingBuffers } from './feed-ring.js';
@@ -12,8 +13,9 @@ export class FeedTapStage implements Stage {
   readonly writer: FeedRingWriter;
   private dirty = false;
 
-  constructor(ring: FeedRingBuffers) {
-    this.writer = new FeedRingWriter(ring);
+  /** `wake`: the writer's end of the ring's FeedWake channel (wakes the main thread when parked). */
+  constructor(ring: FeedRingBuffers, wake: MessagePort | undefined) {
+    this.writer = new FeedRingWriter(ring, wake);
   }
 
   datagram(buf: Uint8Array, _off: number, _len: number, p: Datagram): typeof NEXT {

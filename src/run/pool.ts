@@ -62,7 +62,7 @@ export class QueuePool {
       const wakeFd = createWakeFd();
       const posted = new Int32Array(new SharedArrayBuffer(4));
       const latency = cfg.latency ? { shared: new SharedLatency(), read: new Latency() } : undefined;
-      const worker = new Worker(WORKER_JS, { workerData: { ...cfg, control: port2, wakeFd, posted, latencyBuffers: latency?.shared.buffers }, transferList: [port2] });
+      const worker = new Worker(WORKER_JS, { workerData: { ...cfg, control: port2, wakeFd, posted, latencyBuffers: latency?.shared.buffers }, transferList: cfg.feedWake ? [port2, cfg.feedWake] : [port2] });
       let exitedResolve!: () => void;
       const m: Member = {
         queue: cfg.queue,

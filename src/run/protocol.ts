@@ -69,6 +69,8 @@ export interface WorkerConfig {
   forward?: { rules: SerializedRule[]; srcMac: string };
   /** The feed's ring to the main thread, when xsk serves the feed (--grpc). */
   feedRing?: FeedRingBuffers;
+  /** The writer's end of the feed ring's wake channel (feed-ring.ts's FeedWake); transferred. */
+  feedWake?: MessagePort;
   /** Main → datapath messages (ToWorker), read synchronously between batches. */
   control: MessagePort;
   /**

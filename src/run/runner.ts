@@ -39,7 +39,7 @@ import { checkPorts } from '../rawsock/filter.js';
 import { QueuePool, type ReadySocket } from './pool.js';
 import { serializeTable } from './forward-table.js';
 import { totals } from './aggregate.js';
-import { createDoorbell, createFeedRing, type FeedRingBuffers } from './feed-ring.js';
+import { createDoorbell, createFeedRing, createFeedWake, type FeedRingBuffers, type FeedWake } from './feed-ring.js';
 import { FeedIngest } from './feed-ingest.js';
 import { DatapathComponent } from './datapath-component.js';
 import { attachProgram, loadProgram } from './program.js';
@@ -178,11 +178,15 @@ export async function run(c: RunContext): Promise<void> {
   const failAfter = failAfterEnv !== undefined && /^\d+$/.test(failAfterEnv) ? Number(failAfterEnv) : undefined;
 
   let feedRings: FeedRingBuffers[] = [];
+  let feedWakes: FeedWake[] = [];
   const startDatapaths = async (k: DatapathKind): Promise<ReadySocket[]> => {
     // Raw mode reads every queue through one socket: one thread.
     const queues = k === 'raw' ? [c.queues[0]] : c.queues;
     const doorbell = createDoorbell();
     feedRings = feed ? queues.map(() => createFeedRing(FEED_RING_BYTES, doorbell)) : [];
+    // A second start (the mode ladder's next rung) makes new rings: the old channels go.
+    for (const w of feedWakes) w.reader.close();
+    feedWakes = feedRings.map(() => createFeedWake());
     const configs: Omit<WorkerConfig, 'control' | 'wakeFd' | 'posted'>[] = queues.map((queue, i) => ({
       kind: k,
       ifname: opts.iface,
@@ -204,6 +208,7 @@ export async function run(c: RunContext): Promise<void> {
       sched: opts.datapathSched,
       forward: forwarder && srcMac ? { rules: serializeTable(forwarder.stage.table), srcMac } : undefined,
       feedRing: feedRings[i],
+      feedWake: feedWakes[i]?.writer,
       failAfter: failAfter !== undefined && i === 0 ? failAfter : undefined,
       stages: opts.stages,
     }));
@@ -311,7 +316,7 @@ export async function run(c: RunContext): Promise<void> {
   });
   components.push(metrics);
   // The metrics labels need the mode: components start once it is known.
-  const ingest = feed ? new FeedIngest(feed.stage, feedRings) : undefined;
+  const ingest = feed ? new FeedIngest(feed.stage, feedRings, feedWakes.map((w) => w.reader)) : undefined;
   for (const comp of components) await comp.start?.();
   ingest?.start();
   const startedAt = process.hrtime.bigint();

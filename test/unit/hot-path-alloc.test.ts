@@ -19,7 +19,7 @@ import { SharedLatency } from '../../src/pipeline/shared-histogram.js';
 import { Latency, initLatency } from '../../src/pipeline/latency.js';
 import { FeedTapStage } from '../../src/run/feed-tap.js';
 import { FeedIngest } from '../../src/run/feed-ingest.js';
-import { createFeedRing, Doorbell, FeedRingReader, FeedRingWriter } from '../../src/run/feed-ring.js';
+import { createFeedRing, createFeedWake, Doorbell, FeedRingReader, FeedRingWriter } from '../../src/run/feed-ring.js';
 import { META_MAGIC, META_SIZE } from '../../src/xdp/meta.js';
 import { History } from '../../src/feed/history.js';
 import { FeedStage } from '../../src/feed/stage.js';
@@ -79,10 +79,11 @@ const FRAME = 2048;
 describe('hot path allocation', () => {
   it('a datapath pipeline (stamp, latency, feed tap) allocates nothing per frame', async () => {
     const ring = createFeedRing(1 << 22);
+    const wake = createFeedWake();
     const reader = new FeedRingReader(ring);
     const sink = { n: 0, record() { this.n++; } };
     const clock = new RxClock(true);
-    const p = new Pipeline([new FeedTapStage(ring)], { clock, latency: new SharedLatency() });
+    const p = new Pipeline([new FeedTapStage(ring, wake.writer)], { clock, latency: new SharedLatency() });
     const f = buildUdpFrame({ payload: 18 });
     const umem = new Uint8Array(FRAME * BATCH);
     const dv = new DataView(umem.buffer);
@@ -118,10 +119,11 @@ describe('hot path allocation', () => {
     await initLatency();
     const latency = new Latency();
     const ring = createFeedRing(1 << 22);
-    const w = new FeedRingWriter(ring);
+    const wake = createFeedWake();
+    const w = new FeedRingWriter(ring, wake.writer);
     const h = new History({ messages: 1 << 18, bytes: 1 << 24 });
     const stage = new FeedStage(h, new Map([[9000, 'raw' as const]]), { dataWaiting() {} });
-    const ingest = new FeedIngest(stage, [ring]);
+    const ingest = new FeedIngest(stage, [ring], [wake.reader]);
     const clock = new RxClock(false);
     let written = 0;
     const out: BatchSink = { write: (b) => ((written += b.length), true), onDrain() {}, end() {}, fail() {} };
@@ -165,15 +167,16 @@ describe('hot path allocation', () => {
     const frames = syntheticFrames([9000]);
     // With the feed's tap: payloads up to ~1,000 bytes go into its ring (copyBytes' word path;
     // Buffer.prototype.copy made a view per datagram), drained here, the reader now and then
-    // parked so that the commit's notify runs too.
+    // parked so that the commit's wake-up message runs too.
     const ring = createFeedRing(1 << 22);
+    const wake = createFeedWake();
     const reader = new FeedRingReader(ring);
     const bell = new Doorbell(ring.doorbell);
     const sink = { n: 0, record() { this.n++; } };
     // No latency histogram here: the simulated kernel's stamps are seconds old (they must cover
     // both halves of the u32 range), and a latency past ~1.07 s is a number V8 has to box; the
     // first case above records realistic ones.
-    const p = new Pipeline([new FeedTapStage(ring)], { clock: new RxClock(true) });
+    const p = new Pipeline([new FeedTapStage(ring, wake.writer)], { clock: new RxClock(true) });
     // Not polite: a slow yield on a busy test machine would otherwise park the loop for 100 ms.
     const loop = new BlockingLoop(port, p, { busyPollUs: 10_000_000, controlEveryMs: 0, polite: false });
     let rounds = 0;
