@@ -48,11 +48,6 @@ export class FeedInjector {
     if (!this.started) this.ingest.drain();
   }
 
-  /** How often the ingest's loop was woken by the doorbell. */
-  get wakeups(): number {
-    return this.ingest.wakeups;
-  }
-
   /** From now on the ingest's loop drains, woken by the doorbell (until stop()). */
   start(): void {
     this.started = true;

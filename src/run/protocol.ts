@@ -76,8 +76,9 @@ export interface WorkerConfig {
   /**
    * How many messages the main thread has posted on `control` (Int32Array over a
    * SharedArrayBuffer, bumped after each post): the datapath reads the port only when this has
-   * moved. An empty receiveMessageOnPort() costs ~50 ns in a tight loop but 2-12 µs once every
-   * few ms, cache-cold; every 5 ms of a burst, frames queued behind it (up to 45 µs measured).
+   * moved: an empty receiveMessageOnPort() costs ~50 ns in a tight loop but 2-12 µs once every
+   * few ms, cache-cold. The receive loop reads it every round to see a message at once
+   * (pipeline/blocking-loop.ts's `mail`).
    */
   posted: Int32Array;
   /** An eventfd the main thread rings after each message, to wake the thread from poll(). */
