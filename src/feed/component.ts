@@ -6,7 +6,7 @@
  */
 import type { Registry } from 'prom-client';
 import type { Component } from '../pipeline/stage.js';
-import { counterFrom, gaugeFrom } from '../metrics/prom.js';
+import { counterFrom, gaugeFrom, withLabels } from '../metrics/prom.js';
 import type { Latency } from '../pipeline/latency.js';
 import { RxClock } from '../pipeline/rx-clock.js';
 import { fmtRate } from '../util/format.js';
@@ -275,7 +275,7 @@ export class FeedComponent implements Component, FeedCore {
     counterFrom(registry, 'xsk_feed_moldudp64_total', 'MoldUDP64 sequence tracking, by counter', [...names, 'counter'], () =>
       Object.entries(this.stage.mold.counters())
         .filter(([k]) => k !== 'sessions')
-        .map(([k, v]) => [{ ...labels, counter: k }, v]),
+        .map(([k, v]) => [withLabels(labels, { counter: k }), v]),
     );
     counterFrom(registry, 'xsk_feed_skipped_total', 'Messages subscribers missed by falling behind', names, () => {
       let n = this.closedSkipped;

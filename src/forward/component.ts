@@ -11,7 +11,7 @@
  */
 import type { Component } from '../pipeline/stage.js';
 import type { Registry } from 'prom-client';
-import { counterFrom } from '../metrics/prom.js';
+import { counterFrom, withLabels } from '../metrics/prom.js';
 import type { Port } from '../port/port.js';
 import { log } from '../log.js';
 import { allPorts, mergeConfig, readConfig, type ForwardConfig } from './rules.js';
@@ -224,17 +224,17 @@ export class Forwarder implements Component {
   metrics(reg: Registry, base: Record<string, string>): void {
     const labels = Object.keys(base);
     counterFrom(reg, 'xsk_forwarded_packets_total', 'Datagrams forwarded, per backend.', [...labels, 'backend'], () =>
-      Object.entries(this.perBackend()).map(([backend, v]) => [{ ...base, backend }, v]),
+      Object.entries(this.perBackend()).map(([backend, v]) => [withLabels(base, { backend }), v]),
     );
     counterFrom(reg, 'xsk_forward_dropped_total', 'Datagrams the forwarder dropped, by reason.', [...labels, 'reason'], () =>
-      Object.entries(this.current().drops).map(([reason, v]) => [{ ...base, reason }, v]),
+      Object.entries(this.current().drops).map(([reason, v]) => [withLabels(base, { reason }), v]),
     );
     counterFrom(
       reg,
       'xsk_forward_checksum_completed_total',
       "Forwarded datagrams whose UDP checksum was partial (a local sender's pseudo-header sum) and was completed.",
       labels,
-      () => [[{ ...base }, this.current().checksumCompleted]],
+      () => [[withLabels(base), this.current().checksumCompleted]],
     );
   }
 

@@ -2,7 +2,7 @@
  * Latency in Prometheus: one gauge per percentile of each HDR histogram and a counter of samples.
  */
 import type { Registry } from 'prom-client';
-import { counterFrom, gaugeFrom } from './prom.js';
+import { counterFrom, gaugeFrom, withLabels } from './prom.js';
 import { LATENCY_KINDS, PERCENTILES, type Latency } from '../pipeline/latency.js';
 
 /**
@@ -23,13 +23,13 @@ export function registerLatencyMetrics(
     for (const kind of LATENCY_KINDS) {
       const h = lat.get(kind);
       if (h.totalCount === 0) continue;
-      for (const p of PERCENTILES) rows.push([{ ...base, kind, percentile: `p${p}` }, h.getValueAtPercentile(p) / 1e9]);
-      rows.push([{ ...base, kind, percentile: 'max' }, h.maxValue / 1e9]);
+      for (const p of PERCENTILES) rows.push([withLabels(base, { kind, percentile: `p${p}` }), h.getValueAtPercentile(p) / 1e9]);
+      rows.push([withLabels(base, { kind, percentile: 'max' }), h.maxValue / 1e9]);
     }
     return rows;
   });
   counterFrom(reg, 'xsk_latency_samples_total', 'Samples in each latency histogram.', [...labelNames, 'kind'], () => {
     const lat = latency();
-    return lat ? LATENCY_KINDS.map((kind) => [{ ...base, kind }, lat.get(kind).totalCount]) : [];
+    return lat ? LATENCY_KINDS.map((kind) => [withLabels(base, { kind }), lat.get(kind).totalCount]) : [];
   });
 }

@@ -10,7 +10,7 @@ import type { Registry } from 'prom-client';
 import { createInbox, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Component } from '../pipeline/stage.js';
 import type { FeedComponent } from '../feed/component.js';
-import { counterFrom, gaugeFrom } from '../metrics/prom.js';
+import { counterFrom, gaugeFrom, withLabels } from '../metrics/prom.js';
 import { RxClock } from '../pipeline/rx-clock.js';
 import { PERCENTILES } from '../pipeline/latency.js';
 import { fmtRate } from '../util/format.js';
@@ -188,9 +188,9 @@ export class NatsComponent implements Component {
     counterFrom(registry, 'xsk_nats_dropped_total', 'Feed messages never published to NATS (queue bound while NATS was slow or down)', names, () => [[labels, p()?.dropped ?? 0]]);
     counterFrom(registry, 'xsk_nats_duplicates_total', 'Publishes JetStream acknowledged as duplicates (a retry of a stored message)', names, () => [[labels, p()?.duplicates ?? 0]]);
     counterFrom(registry, 'xsk_nats_events_total', 'Status events published to the stream, by type', [...names, 'type'], () => [
-      [{ ...labels, type: 'lost' }, p()?.lossEvents ?? 0],
-      [{ ...labels, type: 'gap' }, p()?.gapEvents ?? 0],
-      [{ ...labels, type: 'end_of_session' }, p()?.endOfSessionEvents ?? 0],
+      [withLabels(labels, { type: 'lost' }), p()?.lossEvents ?? 0],
+      [withLabels(labels, { type: 'gap' }), p()?.gapEvents ?? 0],
+      [withLabels(labels, { type: 'end_of_session' }), p()?.endOfSessionEvents ?? 0],
     ]);
     counterFrom(registry, 'xsk_nats_retries_total', 'JetStream messages published again (after a reconnection, an error or a timeout)', names, () => [[labels, p()?.resent ?? 0]]);
     counterFrom(registry, 'xsk_nats_errors_total', 'Publish errors and acknowledgement timeouts', names, () => [[labels, p()?.errors ?? 0]]);
@@ -201,7 +201,7 @@ export class NatsComponent implements Component {
     gaugeFrom(registry, 'xsk_nats_ack_latency_seconds', 'Kernel receive to JetStream acknowledgement, by percentile', [...names, 'percentile'], () => {
       const h = p()?.rxToAck;
       if (!h || h.totalCount === 0) return [];
-      return PERCENTILES.map((q) => [{ ...labels, percentile: String(q) }, h.getValueAtPercentile(q) / 1e9]);
+      return PERCENTILES.map((q) => [withLabels(labels, { percentile: String(q) }), h.getValueAtPercentile(q) / 1e9]);
     });
   }
 }

@@ -6,7 +6,7 @@
 import type { Registry } from 'prom-client';
 import type { Component } from '../pipeline/stage.js';
 import { INVALID_REASONS } from '../frame/invalid-reason.js';
-import { counterFrom, gaugeFrom } from '../metrics/prom.js';
+import { counterFrom, gaugeFrom, withLabels } from '../metrics/prom.js';
 import { fmtRate } from '../util/format.js';
 import type { QueuePool } from './pool.js';
 import type { Snapshot } from './protocol.js';
@@ -117,9 +117,15 @@ export class DatapathComponent implements Component {
 
   metrics(reg: Registry, base: Record<string, string>): void {
     const labels = Object.keys(base);
-    const per = (pick: (s: Snapshot) => number) => (): Rows => this.snapshots().map((s) => [{ ...base, queue: String(s.queue) }, pick(s)]);
+    const per = (pick: (s: Snapshot) => number) => (): Rows => this.snapshots().map((s) => [withLabels(base, { queue: String(s.queue) }), pick(s)]);
     const perKey = (key: string, pick: (s: Snapshot) => Record<string, number>) => (): Rows =>
-      this.snapshots().flatMap((s) => Object.entries(pick(s)).map(([k, v]) => [{ ...base, queue: String(s.queue), [key]: k }, v] as [Record<string, string>, number]));
+      this.snapshots().flatMap((s) =>
+        Object.entries(pick(s)).map(([k, v]) => {
+          const l = withLabels(base, { queue: String(s.queue) });
+          l[key] = k;
+          return [l, v] as [Record<string, string>, number];
+        }),
+      );
     counterFrom(reg, 'xsk_rx_packets_total', 'Frames taken from the RX ring.', labels, per((s) => s.packets));
     counterFrom(reg, 'xsk_rx_bytes_total', 'Bytes of the frames taken from the RX ring.', labels, per((s) => s.bytes));
     counterFrom(reg, 'xsk_rx_datagrams_total', 'Valid UDP datagrams received.', labels, per((s) => s.datagrams));
@@ -141,7 +147,7 @@ export class DatapathComponent implements Component {
     if (this.info.programCounters) {
       const read = this.info.programCounters;
       counterFrom(reg, 'xsk_xdp_program_frames_total', "The XDP program's per-CPU counters, summed.", [...labels, 'counter'], () =>
-        Object.entries(read(delivered(this.snapshots()))).map(([counter, v]) => [{ ...base, queue: this.allQueues, counter }, v]),
+        Object.entries(read(delivered(this.snapshots()))).map(([counter, v]) => [withLabels(base, { queue: this.allQueues, counter }), v]),
       );
     }
   }
