@@ -30,7 +30,8 @@ export class LabelSets {
    */
   get(labels: Labels): Labels {
     let key = '';
-    for (const n of this.names) key += `${labels[n] ?? ''}\u0000`;
+    // A label left out and one given as '' are different sets: \u0001 stands for the first.
+    for (const n of this.names) key += labels[n] === undefined ? '\u0001\u0000' : `${labels[n]}\u0000`;
     let kept = this.current.get(key) ?? this.previous.get(key);
     if (!kept) {
       kept = {};

@@ -27,6 +27,7 @@ describe('metric label objects', () => {
     sets.scrape();
     sets.scrape();
     assert.notEqual(sets.get({ iface: 'eth0', queue: '1' }), b, 'not seen for two scrapes: made again');
+    assert.notEqual(sets.get({ iface: 'eth0' }), sets.get({ iface: 'eth0', queue: '' }), 'a label left out is not an empty one');
   });
 
   it('an undeclared label still reaches prom-client, which names it', async () => {
