@@ -87,6 +87,12 @@ export class BlockingLoop {
   private readonly pollTimeoutMs: number;
   private readonly controlEveryMs: number;
   private readonly mail: Int32Array;
+  /**
+   * The mail count control() last ran at. Kept across run()s, from 0: a message posted while the
+   * loop was out (the datapath's snapshot turn) or before it first ran moves it past this, and
+   * control() runs at the first round.
+   */
+  private seenMail = 0;
   private readonly idleEveryMs: number;
   private readonly contendedYieldMs: number;
   /**
@@ -125,7 +131,6 @@ export class BlockingLoop {
     const handler = this.handler;
     const batchSize = this.batchSize;
     const mail = this.mail;
-    let seenMail = Atomics.load(mail, 0);
     tick();
     let lastControl = clock[0];
     // Flags, not sentinel values (-1) in the time variables: a compare that only ever saw the
@@ -149,8 +154,8 @@ export class BlockingLoop {
       // The mail first: both ways through it are compiled by the warm start (whose loops run
       // control() every round, so a time test first would leave this load never run there).
       const m = Atomics.load(mail, 0);
-      if (m !== seenMail || now - lastControl >= this.controlEveryMs) {
-        seenMail = m;
+      if (m !== this.seenMail || now - lastControl >= this.controlEveryMs) {
+        this.seenMail = m;
         lastControl = now;
         if (!hooks.control()) return;
       }

@@ -146,6 +146,32 @@ describe('blocking receive loop', () => {
     assert.equal(h.frames, total);
   });
 
+  it('runs control() at its first round for a message posted while it was not running', () => {
+    const mail = new Int32Array(new SharedArrayBuffer(4));
+    let fed = 0;
+    // Frames stop after a while (the loop then parks and times out, and control() runs anyway).
+    let until = 0;
+    const port: Port = {
+      ...scriptedPort([]),
+      receive(max: number, h: FrameHandler): number {
+        if (fed >= until) return 0;
+        fed += max;
+        for (let k = 0; k < max; k++) h.frame(new Uint8Array(0), 0, 0);
+        return max;
+      },
+    };
+    const loop = new BlockingLoop(port, counting(), { batchSize: 64, busyPollUs: 0, controlEveryMs: 60_000, mail });
+    // Out of the loop (as between the datapath's rounds), the main thread posts; frames keep flowing.
+    for (let round = 0; round < 2; round++) {
+      Atomics.add(mail, 0, 1);
+      const at = fed;
+      until = at + 100 * 16 * 64;
+      let ranAt = -1;
+      loop.run(new LoopHooks(() => ((ranAt = fed), false)));
+      assert.equal(ranAt, at + 16 * 64, `round ${round}: control() after the first round of batches`);
+    }
+  });
+
   it('calls idle() after a quiet spell, not while traffic flows', () => {
     const quiet = scriptedPort([]);
     let idles = 0;
