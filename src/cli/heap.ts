@@ -13,18 +13,10 @@
  * 3x growth, 53 (its 32 MB of room is no more than the young generation); 4x, 6, three of them
  * before traffic. It is a limit, not memory taken: the old generation may grow to 4x its live
  * size (here ~64 MB) before it is collected. Worker threads (the datapath) get it too.
- *
- * --min-semi-space-size=16: the young generation starts at, and stays at, its default maximum
- * (16 MB semi-spaces, 32 MB committed). V8 otherwise shrinks it to 1 MB at a major GC and grows
- * it back by doubling (4, 8, 16, 32 MB) as the feed keeps allocating: --trace-gc-verbose in the
- * soak showed those steps, and xsk's RSS swinging ~20-30 MiB with them, in a sawtooth as long as
- * the time between major GCs (2-4 minutes once the feed's wake-ups stopped filling old space).
- * Pinned, it costs what the peak did, all the time. The datapath threads get a small fixed young
- * generation of their own (pool.ts: they allocate next to nothing per packet).
  */
 import { relaunchWithNodeFlags } from '../sys/relaunch.js';
 
-export const HEAP_FLAGS = ['--heap-growing-percent=300', '--min-semi-space-size=16'];
+export const HEAP_FLAGS = ['--heap-growing-percent=300'];
 
 const refused = relaunchWithNodeFlags(HEAP_FLAGS);
 if (refused) process.stderr.write(`xsk: running without ${HEAP_FLAGS.join(' ')} (${refused}): expect back-to-back major GCs under load\n`);
