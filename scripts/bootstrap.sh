@@ -4,12 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# clang/llvm build the XDP program; libbpf is loaded through koffi at run time; libxdp-dev and
+# clang/llvm build the XDP program; g++ the GC-counting node addon (against node's own headers); libbpf is loaded through koffi at run time; libxdp-dev and
 # libbpf-dev bring the headers; iproute2/iputils-ping/tcpdump/tshark/netsniff-ng serve tests and
 # benchmarks; libcap2-bin gives capsh; python3-grpcio/grpc-tools run the non-TypeScript feed
 # client test; prometheus brings promtool; librsvg2-bin turns the benchmark chart into PNG;
 # nats-server runs JetStream for the NATS publisher's tests, demo and bench.
-PACKAGES=(clang llvm gcc make libbpf-dev libbpf1 libxdp-dev libelf-dev linux-libc-dev
+PACKAGES=(clang llvm gcc g++ make libbpf-dev libbpf1 libxdp-dev libelf-dev linux-libc-dev
   iproute2 iputils-ping ethtool tcpdump tshark netsniff-ng libcap2-bin
   python3-grpcio python3-grpc-tools python3-scapy prometheus librsvg2-bin nats-server)
 missing=()

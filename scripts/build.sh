@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build everything: the TypeScript (dist/), the XDP program (dist/bpf/), the native layout probe.
+# Build everything: the TypeScript (dist/), the XDP program (dist/bpf/), the GC-counting addon
+# (dist/native/), the native layout probe.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p dist/bpf build
@@ -11,4 +12,5 @@ for prog in xsk_redirect xsk_minimal xsk_gen xsk_sink; do
     -c "bpf/$prog.c" -o "dist/bpf/$prog.o"
 done
 make -s -C native/umem OUT="$PWD/build"
+make -s -C native/gc-watch OUT="$PWD/dist/native"
 make -s -C bench/c OUT="$PWD/build/bench"

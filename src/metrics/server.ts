@@ -3,12 +3,14 @@
  * from a prom-client registry (with the default process metrics). Loopback by default.
  */
 import http from 'node:http';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
+import { registerDefaultMetrics } from './default-metrics.js';
 import { isIP, type AddressInfo } from 'node:net';
 
 export class MetricsServer {
   readonly registry = new Registry();
   private server?: http.Server;
+  private readonly stopGc: () => void;
   /** Runs before each scrape (the runner asks the datapath threads for fresh counters). */
   beforeScrape?: () => Promise<void>;
 
@@ -16,7 +18,7 @@ export class MetricsServer {
     private readonly host: string,
     private readonly port: number,
   ) {
-    collectDefaultMetrics({ register: this.registry });
+    this.stopGc = registerDefaultMetrics(this.registry);
     // prom-client names these gauges *_total, which Prometheus's own lint (promtool check
     // metrics) rejects: only counters may end in _total. The same numbers stay available as
     // nodejs_active_handles / nodejs_active_requests / nodejs_active_resources.
@@ -46,6 +48,7 @@ export class MetricsServer {
   }
 
   async stop(): Promise<void> {
+    this.stopGc();
     if (!this.server) return;
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
