@@ -12,6 +12,15 @@ import type { ThreadSched } from './sched.js';
 
 const WORKER_JS = new URL('./datapath.js', import.meta.url);
 
+/**
+ * A datapath thread's young generation (MB; V8 splits it into two 4 MB semi-spaces and room for
+ * large objects). The main thread's is pinned at 32 MB (cli/heap.ts's --min-semi-space-size,
+ * which is process-wide): the datapath needs far less (it allocates next to nothing per packet;
+ * its young generation never went past 8 MB in the soak), and with the flag and no limit here
+ * every datapath thread would hold 32 MB too. Capped, the flag pins it at the cap: flat.
+ */
+const DATAPATH_YOUNG_GENERATION_MB = 12;
+
 interface Member {
   queue: number;
   worker: Worker;
@@ -62,7 +71,11 @@ export class QueuePool {
       const wakeFd = createWakeFd();
       const posted = new Int32Array(new SharedArrayBuffer(4));
       const latency = cfg.latency ? { shared: new SharedLatency(), read: new Latency() } : undefined;
-      const worker = new Worker(WORKER_JS, { workerData: { ...cfg, control: port2, wakeFd, posted, latencyBuffers: latency?.shared.buffers }, transferList: cfg.feedWake ? [port2, cfg.feedWake] : [port2] });
+      const worker = new Worker(WORKER_JS, {
+        workerData: { ...cfg, control: port2, wakeFd, posted, latencyBuffers: latency?.shared.buffers },
+        transferList: cfg.feedWake ? [port2, cfg.feedWake] : [port2],
+        resourceLimits: { maxYoungGenerationSizeMb: DATAPATH_YOUNG_GENERATION_MB },
+      });
       let exitedResolve!: () => void;
       const m: Member = {
         queue: cfg.queue,

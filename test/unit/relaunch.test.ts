@@ -21,7 +21,9 @@ const SCRIPT = `
   await import('${HEAP}');
   let input = '';
   for await (const c of process.stdin) input += c;
-  console.log(JSON.stringify({ pid: process.pid, execArgv: process.execArgv, args: process.argv.slice(2), env: process.env.RELAUNCH_TEST, input }));
+  const v8 = await import('node:v8');
+  const newSpace = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
+  console.log(JSON.stringify({ pid: process.pid, execArgv: process.execArgv, args: process.argv.slice(2), env: process.env.RELAUNCH_TEST, input, newSpace }));
 `;
 
 function runScript(nodeArgs: string[]) {
@@ -58,12 +60,15 @@ describe('relaunch with node flags', () => {
     assert.deepEqual(out.args, ['a', 'b c']);
     assert.equal(out.env, 'kept');
     assert.equal(out.input, 'from stdin');
+    // The young generation starts at its maximum (16 MB semi-spaces), both already written (cli/heap.ts touches them).
+    assert.equal(out.newSpace, 2 * 16 * 1024 * 1024);
   });
 
   it("keeps the user's own value and does not start again", () => {
-    const { before, out } = runScript(['--heap-growing-percent=50']);
+    const { before, out } = runScript(['--heap-growing-percent=50', '--min-semi-space-size=2']);
     assert.equal(before.length, 1);
     assert.ok(out.execArgv.includes('--heap-growing-percent=50'));
+    assert.equal(out.newSpace, 2 * 2 * 1024 * 1024);
     assert.ok(!out.execArgv.some((a: string) => HEAP_FLAGS.includes(a)));
   });
 });
