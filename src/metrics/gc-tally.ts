@@ -41,7 +41,7 @@ const HEADER = 8;
 const RING = 4096;
 const WRITTEN = 6;
 
-interface Addon {
+export interface Addon {
   attach(slots: Float64Array): void;
   detach(slots: Float64Array): void;
 }
@@ -64,9 +64,10 @@ export class GcTally {
   private timer?: NodeJS.Timeout;
   private readonly listeners = new Set<GcListener>();
 
-  constructor() {
+  /** `load`: how to get the addon (a test gives one that fails). */
+  constructor(load: () => Addon = loadAddon) {
     try {
-      loadAddon().attach(this.slots);
+      load().attach(this.slots);
     } catch (e) {
       this.fallback = (e as Error).message;
       this.observe();

@@ -13,6 +13,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { registerDefaultMetrics } from '../../src/metrics/default-metrics.js';
+import { GcTally } from '../../src/metrics/gc-tally.js';
 
 const script = fileURLToPath(new URL('../helpers/gc-count-weigh.ts', import.meta.url));
 
@@ -45,5 +46,22 @@ describe('GC tally', () => {
     const after = await minorCount();
     stop();
     assert.ok(after - before >= 50, `the histogram saw ${after - before} minor collections of at least 50`);
+  });
+
+  it('without the addon it says why and counts from PerformanceObserver entries', async () => {
+    const tally = new GcTally(() => {
+      throw new Error('gc-watch addon not built');
+    });
+    assert.equal(tally.fallback, 'gc-watch addon not built');
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as (o: { type: 'minor' }) => void;
+    let heard = 0;
+    const stop = tally.subscribe((kind) => void (kind === 'minor' && heard++));
+    for (let i = 0; i < 20; i++) gc({ type: 'minor' });
+    await new Promise((r) => setTimeout(r, 50)); // entries come on a later turn
+    tally.flush();
+    stop();
+    assert.ok(tally.totals().minor >= 20, `counted ${tally.totals().minor} of at least 20`);
+    assert.ok(heard >= 20, `handed on ${heard} of at least 20`);
   });
 });
