@@ -65,14 +65,17 @@ export interface BlockingLoopOptions {
  */
 export class LoopHooks {
   constructor(
-    /** Between batches, when due: handle control messages, publish counters. False: stop. */
-    private readonly onControl: () => boolean,
+    /**
+     * Between batches, when due: handle control messages (`mailed`: the mail count moved since
+     * the last call, so the port has some), publish counters. False: stop.
+     */
+    private readonly onControl: (mailed: boolean) => boolean,
     /** After a long quiet spell (no frames for `idleEveryMs`). */
     private readonly onIdle: () => void = () => {},
   ) {}
 
-  control(): boolean {
-    return this.onControl();
+  control(mailed: boolean): boolean {
+    return this.onControl(mailed);
   }
 
   idle(): void {
@@ -154,10 +157,11 @@ export class BlockingLoop {
       // The mail first: both ways through it are compiled by the warm start (whose loops run
       // control() every round, so a time test first would leave this load never run there).
       const m = Atomics.load(mail, 0);
-      if (m !== this.seenMail || now - lastControl >= this.controlEveryMs) {
+      const mailed = m !== this.seenMail;
+      if (mailed || now - lastControl >= this.controlEveryMs) {
         this.seenMail = m;
         lastControl = now;
-        if (!hooks.control()) return;
+        if (!hooks.control(mailed)) return;
       }
       if (got > 0) {
         idle = false;
@@ -199,7 +203,10 @@ export class BlockingLoop {
         tick();
         const t = clock[0];
         lastControl = t;
-        if (!hooks.control()) return;
+        const m = Atomics.load(mail, 0);
+        const mailed = m !== this.seenMail;
+        this.seenMail = m;
+        if (!hooks.control(mailed)) return;
         if (!quiet) {
           quiet = true;
           quietSince = t;

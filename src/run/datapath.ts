@@ -277,18 +277,12 @@ function handle(m: ToWorker): void {
 }
 
 let packetsAtControl = 0;
-/** The main thread's count of posted control messages when the port was last read. */
-let seenPosted = 0;
 const hooks = new LoopHooks(
-  (): boolean => {
-    // Read the port only when the main thread has posted since (cheap when nothing came).
-    const posted = Atomics.load(cfg.posted, 0);
-    if (posted !== seenPosted) {
-      seenPosted = posted;
-      for (let m = receiveMessageOnPort(cfg.control); m; m = receiveMessageOnPort(cfg.control)) handle(m.message as ToWorker);
-    }
+  (mailed: boolean): boolean => {
+    // Read the port only when the main thread has posted since (the loop watches cfg.posted).
+    if (mailed) for (let m = receiveMessageOnPort(cfg.control); m; m = receiveMessageOnPort(cfg.control)) handle(m.message as ToWorker);
     if (stopping || snapshotNow) return false;
-    // Back to the event loop now and then: the snapshot goes out, GC entries come in. That
+    // Back to the event loop now and then: the snapshot goes out. That
     // takes the loop off the socket for ~0.1-0.2 ms (the code is cache-cold by then), so while
     // frames flow it waits longer: a burst is not interrupted, steady traffic once a second.
     const flowing = pipeline.packets !== packetsAtControl;
