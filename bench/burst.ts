@@ -21,7 +21,9 @@
  *
  * Others share this machine: each run records the load average and how long the receiver's main
  * thread waited for a CPU (schedstat run_delay) from just before the traffic until it was
- * stopped: a run with tens of ms there measured the neighbours as much as the receiver.
+ * stopped: a run with tens of ms there measured the neighbours as much as the receiver. And
+ * that thread's page faults over the same span (this VM's DAMON pages out file-backed memory
+ * left idle for a minute, and a major fault reads it back).
  * Medians over the runs; prints a table per burst size and writes bench/results/burst.json.
  *   sudo node --import tsx bench/burst.ts [--runs 3] [--sizes 4000,20000,100000] [--idle 5]
  *        [--settle 500] [--busy-poll 200] [--sparse-rate 10] [--sparse-seconds 5] [--no-sparse]
@@ -109,6 +111,8 @@ interface Run {
    * from just before the traffic until the receiver was stopped: time it lost to others.
    */
   wait_ms: number;
+  /** Page faults of the receiving thread over the same span (minor, major: a major one read a page back from disk). */
+  faults: { minor: number; major: number };
   /**
    * xsk only: its warm start and its datapath loop's and heap's counters (parks, wakeups,
    * polite yields, re-warms, GCs), to tell a slow start's cause from the summary.
@@ -189,7 +193,18 @@ const runDelayNs = (pid: number, tid = pid) => {
   }
 };
 
-function result(who: Who, sent: number, s: Record<string, any>, load: number, waitNs: number, genPps?: number): Run {
+/** [minor, major] page faults of a thread (/proc/PID/task/TID/stat, fields 10 and 12). */
+const faultsOf = (pid: number, tid = pid): [number, number] => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd on
+    return [Number(f[7]), Number(f[9])];
+  } catch {
+    return [NaN, NaN];
+  }
+};
+
+function result(who: Who, sent: number, s: Record<string, any>, load: number, waitNs: number, faults: [number, number], genPps?: number): Run {
   const l = s.latency?.rx_to_user;
   return {
     who,
@@ -203,6 +218,7 @@ function result(who: Who, sent: number, s: Record<string, any>, load: number, wa
     latency: l ? { count: l.count, p50_us: l.p50_us, p90_us: l.p90_us, p99_us: l.p99_us, max_us: l.max_us, first_us: l.first_us } : null,
     load1: load,
     wait_ms: Math.round(waitNs / 1e4) / 100,
+    faults: { minor: faults[0], major: faults[1] },
     ...(who === 'xsk' ? { xsk: { warm: s.warm, loop: s.datapath?.loop, runtime: s.datapath?.runtime } } : {}),
   };
 }
@@ -213,16 +229,20 @@ async function burst(sb: Sandbox, who: Who, size: number): Promise<Run> {
   let s: Record<string, any>;
   let g!: ReturnType<typeof generate>;
   let waitNs = NaN;
+  let faults: [number, number] = [NaN, NaN];
   try {
     await sleep(idleS * 1000);
     const w0 = runDelayNs(rx.pid, rx.tid);
+    const f0 = faultsOf(rx.pid, rx.tid);
     g = generate(sb, PORT, size, 10);
     await sleep(settleMs);
     waitNs = runDelayNs(rx.pid, rx.tid) - w0;
+    const f1 = faultsOf(rx.pid, rx.tid);
+    faults = [f1[0] - f0[0], f1[1] - f0[1]];
   } finally {
     s = await rx.stop();
   }
-  return result(who, g.sent, s, load, waitNs, g.pps);
+  return result(who, g.sent, s, load, waitNs, faults, g.pps);
 }
 
 async function sparse(sb: Sandbox, who: Who): Promise<Run> {
@@ -231,19 +251,23 @@ async function sparse(sb: Sandbox, who: Who): Promise<Run> {
   let s: Record<string, any>;
   let sent = 0;
   let waitNs = NaN;
+  let faults: [number, number] = [NaN, NaN];
   try {
     await sleep(idleS * 1000);
     const w0 = runDelayNs(rx.pid, rx.tid);
+    const f0 = faultsOf(rx.pid, rx.tid);
     const count = Math.round(sparseRate * sparseSeconds);
     const out = sb.exec(sb.gen, 'taskset', ['-c', '0', MOLD_SEND, '--to', sb.dutAddr, '--port', String(PORT), '--count', String(count), '--messages', '1', '--size', '16',
       '--rate', String(sparseRate), '--seconds', String(sparseSeconds + 2)]);
     sent = JSON.parse(out.trim().split('\n').pop()!).sent;
     await sleep(settleMs);
     waitNs = runDelayNs(rx.pid, rx.tid) - w0;
+    const f1 = faultsOf(rx.pid, rx.tid);
+    faults = [f1[0] - f0[0], f1[1] - f0[1]];
   } finally {
     s = await rx.stop();
   }
-  return result(who, sent, s, load, waitNs);
+  return result(who, sent, s, load, waitNs, faults);
 }
 
 const median = (xs: number[]) => {
@@ -276,7 +300,7 @@ const line = (key: string, r: Run) =>
   console.log(
     `${key.padEnd(18)} ${String(r.received).padStart(7)}/${r.sent} received, rx_ring_full ${r.rx_ring_full}, rx_dropped ${r.rx_dropped}` +
       (r.gen_pps ? `, gen ${(r.gen_pps / 1e6).toFixed(2)} Mpps` : '') +
-      `, load ${r.load1}, waited ${r.wait_ms} ms for a CPU` +
+      `, load ${r.load1}, waited ${r.wait_ms} ms for a CPU, faults ${r.faults.minor}/${r.faults.major}` +
       (r.latency ? `, rx_to_user p50 ${r.latency.p50_us} µs p99 ${r.latency.p99_us} µs max ${r.latency.max_us} µs${r.latency.first_us !== undefined ? ` first ${r.latency.first_us} µs` : ''}` : ', no latency'),
   );
 

@@ -20,8 +20,11 @@ const { parentPort, workerData } = require('node:worker_threads');
 import(${JSON.stringify(RING)}).then(({ FeedRingWriter }) => {
   const w = new FeedRingWriter(workerData.ring);
   const src = new Uint8Array(128);
+  // The fields of the parsed datagram (src/frame/datagram.ts) the writer reads.
+  const p = { ipVersion: 4, srcAddrOffset: 0, srcPort: 1000, dstPort: 9000, payloadOffset: 32, payloadLength: 64, rxNs: 0 };
   for (let i = 0; i < workerData.count; ) {
-    if (w.write(src, 32, 64, i, 4, 0, 1000, 9000)) { i++; if ((i & 63) === 0) w.commit(); } else { w.commit(); }
+    p.rxNs = i;
+    if (w.write(src, p)) { i++; if ((i & 63) === 0) w.commit(); } else { w.commit(); }
   }
   w.commit();
   parentPort.postMessage('done');

@@ -8,7 +8,7 @@
  */
 import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
-import { createDoorbell, createFeedRing, createFeedWake } from '../../src/run/feed-ring.js';
+import { createFeedRing, createFeedWake } from '../../src/run/feed-ring.js';
 import { FeedIngest } from '../../src/run/feed-ingest.js';
 import { History } from '../../src/feed/history.js';
 import { FeedStage } from '../../src/feed/stage.js';
@@ -44,7 +44,7 @@ const writer = `
 
 const n = Number(process.argv[2] ?? 20_000);
 const warm = 2000;
-const ring = createFeedRing(1 << 16, createDoorbell());
+const ring = createFeedRing(1 << 16);
 const wake = createFeedWake();
 const history = new History({ messages: 1 << 12, bytes: 1 << 20 });
 const stage = new FeedStage(history, new Map([[9000, 'raw' as const]]), { dataWaiting() {} });
