@@ -62,7 +62,8 @@ async function viaRing(): Promise<number> {
   const sink: FeedRecordSink = { record: () => void got++ };
   const t0 = performance.now();
   const w = new Worker(ringWorker, { eval: true, workerData: { ring, count: COUNT } });
-  // Drained every millisecond, as xsk's main thread does (src/run/feed-ingest.ts).
+  // Drained every millisecond (xsk's main thread is woken by the ring's doorbell instead,
+  // src/run/feed-ingest.ts; this compares the transports, not the wake-up).
   await new Promise<void>((resolve) => {
     const t = setInterval(() => {
       reader.drain(sink);
