@@ -6,8 +6,8 @@
 // a collection costs two clock reads and a few stores, and nothing is allocated on the JS heap.
 //
 // attach(f64) registers GC prologue/epilogue callbacks on the calling thread's isolate (main
-// thread or worker: each attaches its own) that write into f64's memory; detach(f64) removes
-// them (so does the thread's exit). Layout of f64, all written only by the callbacks, on the
+// thread or worker: each attaches its own) that write into f64's memory; the thread's exit
+// removes them. Layout of f64, all written only by the callbacks, on the
 // isolate's own thread (V8 runs prologue and epilogue callbacks there), so JS sees them between
 // its own statements:
 //   [0..3]  collections by kind: minor (scavenge, young mark-compact), major (mark-sweep-compact),
@@ -70,21 +70,17 @@ void After(v8::Isolate*, v8::GCType type, v8::GCCallbackFlags, void* data) {
   s[6] += 1;
 }
 
-void Remove(Watch* w) {
-  w->isolate->RemoveGCPrologueCallback(Before, w);
-  w->isolate->RemoveGCEpilogueCallback(After, w);
-}
-
+// At the thread's exit.
 void Cleanup(void* arg) {
   auto* w = static_cast<Watch*>(arg);
-  Remove(w);
+  w->isolate->RemoveGCPrologueCallback(Before, w);
+  w->isolate->RemoveGCEpilogueCallback(After, w);
   delete w;
 }
 
-// One watch per isolate, kept in the addon's per-context data.
+// The addon's per-context data: this thread's watch, once attached (one per thread).
 struct PerContext {
   Watch* watch = nullptr;
-  v8::Isolate* isolate;
 };
 
 void Attach(const v8::FunctionCallbackInfo<v8::Value>& args) {
@@ -113,15 +109,6 @@ void Attach(const v8::FunctionCallbackInfo<v8::Value>& args) {
   node::AddEnvironmentCleanupHook(isolate, Cleanup, w);
 }
 
-void Detach(const v8::FunctionCallbackInfo<v8::Value>& args) {
-  auto* ctx = static_cast<PerContext*>(args.Data().As<v8::External>()->Value());
-  Watch* w = ctx->watch;
-  if (w == nullptr) return;
-  ctx->watch = nullptr;
-  node::RemoveEnvironmentCleanupHook(args.GetIsolate(), Cleanup, w);
-  Cleanup(w);
-}
-
 void FreeContext(void* arg) { delete static_cast<PerContext*>(arg); }
 
 }  // namespace
@@ -129,13 +116,8 @@ void FreeContext(void* arg) { delete static_cast<PerContext*>(arg); }
 NODE_MODULE_INIT(/* exports, module, context */) {
   v8::Isolate* isolate = context->GetIsolate();
   auto* ctx = new PerContext();
-  ctx->isolate = isolate;
   node::AddEnvironmentCleanupHook(isolate, FreeContext, ctx);
   v8::Local<v8::External> data = v8::External::New(isolate, ctx);
-  auto set = [&](const char* name, v8::FunctionCallback fn) {
-    v8::Local<v8::Function> f = v8::FunctionTemplate::New(isolate, fn, data)->GetFunction(context).ToLocalChecked();
-    exports->Set(context, v8::String::NewFromUtf8(isolate, name).ToLocalChecked(), f).Check();
-  };
-  set("attach", Attach);
-  set("detach", Detach);
+  v8::Local<v8::Function> attach = v8::FunctionTemplate::New(isolate, Attach, data)->GetFunction(context).ToLocalChecked();
+  exports->Set(context, v8::String::NewFromUtf8Literal(isolate, "attach"), attach).Check();
 }

@@ -43,7 +43,6 @@ const WRITTEN = 6;
 
 export interface Addon {
   attach(slots: Float64Array): void;
-  detach(slots: Float64Array): void;
 }
 
 /** The built addon: next to this module in dist/, or dist/'s when run from src/ (tsx). */
@@ -57,7 +56,7 @@ function loadAddon(): Addon {
 export class GcTally {
   /** Why the tally counts through a PerformanceObserver instead of the addon; undefined: it does not. */
   readonly fallback?: string;
-  /** Records the ring overwrote before a flush handed them on (totals still count them). */
+  /** Records the ring overwrote before a flush handed them on (totals still count them; RuntimeWatch reports it). */
   lost = 0;
   private readonly slots = new Float64Array(HEADER + 2 * RING);
   private read = 0;
