@@ -204,7 +204,23 @@ const faultsOf = (pid: number, tid = pid): [number, number] => {
   }
 };
 
-function result(who: Who, sent: number, s: Record<string, any>, load: number, waitNs: number, faults: [number, number], genPps?: number): Run {
+/** What the receiving thread spent waiting for a CPU (ns) and its page faults between two points. */
+interface Span {
+  waitNs: number;
+  faults: [number, number];
+}
+const NO_SPAN: Span = { waitNs: NaN, faults: [NaN, NaN] };
+/** Starts a span of the thread now; the function returned ends it. */
+function threadSpan(pid: number, tid: number): () => Span {
+  const w0 = runDelayNs(pid, tid);
+  const f0 = faultsOf(pid, tid);
+  return () => {
+    const f1 = faultsOf(pid, tid);
+    return { waitNs: runDelayNs(pid, tid) - w0, faults: [f1[0] - f0[0], f1[1] - f0[1]] };
+  };
+}
+
+function result(who: Who, sent: number, s: Record<string, any>, load: number, { waitNs, faults }: Span, genPps?: number): Run {
   const l = s.latency?.rx_to_user;
   return {
     who,
@@ -228,21 +244,17 @@ async function burst(sb: Sandbox, who: Who, size: number): Promise<Run> {
   const rx = await start(sb, who);
   let s: Record<string, any>;
   let g!: ReturnType<typeof generate>;
-  let waitNs = NaN;
-  let faults: [number, number] = [NaN, NaN];
+  let span = NO_SPAN;
   try {
     await sleep(idleS * 1000);
-    const w0 = runDelayNs(rx.pid, rx.tid);
-    const f0 = faultsOf(rx.pid, rx.tid);
+    const end = threadSpan(rx.pid, rx.tid);
     g = generate(sb, PORT, size, 10);
     await sleep(settleMs);
-    waitNs = runDelayNs(rx.pid, rx.tid) - w0;
-    const f1 = faultsOf(rx.pid, rx.tid);
-    faults = [f1[0] - f0[0], f1[1] - f0[1]];
+    span = end();
   } finally {
     s = await rx.stop();
   }
-  return result(who, g.sent, s, load, waitNs, faults, g.pps);
+  return result(who, g.sent, s, load, span, g.pps);
 }
 
 async function sparse(sb: Sandbox, who: Who): Promise<Run> {
@@ -250,24 +262,20 @@ async function sparse(sb: Sandbox, who: Who): Promise<Run> {
   const rx = await start(sb, who);
   let s: Record<string, any>;
   let sent = 0;
-  let waitNs = NaN;
-  let faults: [number, number] = [NaN, NaN];
+  let span = NO_SPAN;
   try {
     await sleep(idleS * 1000);
-    const w0 = runDelayNs(rx.pid, rx.tid);
-    const f0 = faultsOf(rx.pid, rx.tid);
+    const end = threadSpan(rx.pid, rx.tid);
     const count = Math.round(sparseRate * sparseSeconds);
     const out = sb.exec(sb.gen, 'taskset', ['-c', '0', MOLD_SEND, '--to', sb.dutAddr, '--port', String(PORT), '--count', String(count), '--messages', '1', '--size', '16',
       '--rate', String(sparseRate), '--seconds', String(sparseSeconds + 2)]);
     sent = JSON.parse(out.trim().split('\n').pop()!).sent;
     await sleep(settleMs);
-    waitNs = runDelayNs(rx.pid, rx.tid) - w0;
-    const f1 = faultsOf(rx.pid, rx.tid);
-    faults = [f1[0] - f0[0], f1[1] - f0[1]];
+    span = end();
   } finally {
     s = await rx.stop();
   }
-  return result(who, sent, s, load, waitNs, faults);
+  return result(who, sent, s, load, span);
 }
 
 const median = (xs: number[]) => {

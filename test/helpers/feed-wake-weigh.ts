@@ -6,7 +6,7 @@
  * `n` of them is printed as JSON. (Needs `npm run build`: the worker runs dist/run/feed-ring.js.)
  *   node --import tsx test/helpers/feed-wake-weigh.ts [n]
  */
-import v8 from 'node:v8';
+import { oldSpaceUsed } from '../../src/metrics/runtime.js';
 import { Worker } from 'node:worker_threads';
 import { createFeedRing, createFeedWake } from '../../src/run/feed-ring.js';
 import { FeedIngest } from '../../src/run/feed-ingest.js';
@@ -15,7 +15,6 @@ import { FeedStage } from '../../src/feed/stage.js';
 import { collectGarbage } from '../../src/util/gc.js';
 
 const built = new URL('../../dist/run/feed-ring.js', import.meta.url).href;
-const oldSpaceUsed = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!.space_used_size;
 
 /** Writes `count` datagrams, each once the reader is parked; says 'mark' before datagram `mark` and pauses 50 ms. */
 const writer = `

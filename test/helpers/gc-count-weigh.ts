@@ -8,7 +8,7 @@
  *   tally:    src/metrics/gc-tally.ts (what xsk uses: the gc-watch addon, built by npm run build)
  *   observer: a PerformanceObserver on 'gc' entries (what it used before)
  */
-import v8 from 'node:v8';
+import { oldSpaceUsed } from '../../src/metrics/runtime.js';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { gcTally } from '../../src/metrics/gc-tally.js';
 
@@ -16,7 +16,6 @@ const how = process.argv[2];
 const n = Number(process.argv[3] ?? 3000);
 const gc = (globalThis as { gc?: (o?: { type: 'minor' }) => void }).gc;
 if (!gc || (how !== 'tally' && how !== 'observer')) throw new Error('usage: node --expose-gc --import tsx gc-count-weigh.ts tally|observer [n]');
-const oldSpaceUsed = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!.space_used_size;
 const nextTurn = () => new Promise((r) => setImmediate(r));
 
 let minor = 0;
