@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build everything: the TypeScript (dist/), the XDP program (dist/bpf/), the GC-counting addon
+# Build everything: the TypeScript (dist/), the XDP program (dist/bpf/), the GC-counting and park addons
 # (dist/native/), the native layout probe.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,4 +13,5 @@ for prog in xsk_redirect xsk_minimal xsk_gen xsk_sink; do
 done
 make -s -C native/umem OUT="$PWD/build"
 make -s -C native/gc-watch OUT="$PWD/dist/native"
+make -s -C native/park OUT="$PWD/dist/native"
 make -s -C bench/c OUT="$PWD/build/bench"

@@ -12,6 +12,7 @@ import type { QueuePool } from './pool.js';
 import type { Snapshot } from './protocol.js';
 import { invalidJSON, queueJSON, totals } from './aggregate.js';
 import { socketAccounted } from '../sys/if-xdp.js';
+import { parkFallback } from '../sys/park.js';
 
 /** The kernel counters that mean "a frame for us was lost". */
 const KERNEL_DROP_FIELDS = ['rx_dropped', 'rx_ring_full', 'rx_invalid_descs'];
@@ -111,7 +112,8 @@ export class DatapathComponent implements Component {
       ...(this.info.programCounters ? { xdp_program: this.info.programCounters(delivered(snaps)) } : {}),
       ...(snaps.length === 1 && first.frames ? { frames: first.frames } : {}),
       per_queue: snaps.map(queueJSON),
-      datapath: { threads: snaps.length, runtime: t.runtime, loop: t.loop },
+      // How the threads park and read the clock: the addon, or koffi (and why: sys/park.ts).
+      datapath: { threads: snaps.length, wait: parkFallback ? `koffi (${parkFallback})` : 'park addon', runtime: t.runtime, loop: t.loop },
     };
   }
 

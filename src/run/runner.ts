@@ -49,6 +49,7 @@ import { mtuOf } from '../sys/interfaces.js';
 import { getpagesize } from '../sys/libc.js';
 import { attachedPrograms, describeProgram } from '../xdp/program.js';
 import type { DatapathKind, WorkerConfig } from './protocol.js';
+import { parkFallback } from '../sys/park.js';
 
 /** Each datapath's ring to the feed: room for ~50 ms of 1 Mpps of small datagrams. */
 const FEED_RING_BYTES = 4 << 20;
@@ -305,6 +306,7 @@ export async function run(c: RunContext): Promise<void> {
   if (nats) components.push(nats);
   const runtime = new RuntimeWatch();
   components.push(runtime);
+  if (parkFallback) log.warn(`datapath parks in poll() and reads the clock through koffi (${parkFallback}): a wake-up from idle takes ~15 µs longer`);
   if (runtime.fallback) log.warn(`GC counts from PerformanceObserver entries (${runtime.fallback}): each collection leaves ~3 KB in V8's old space`);
   const metrics = new MetricsComponent({
     listen: opts.metrics,

@@ -6,6 +6,7 @@
  *   pollfd[1]  the wake fd, POLLIN (only once setWakeFd() gave one)
  */
 import * as libc from './libc.js';
+import { park } from './park.js';
 import { clearWakeFd } from './wake-fd.js';
 
 export class PollSet {
@@ -19,6 +20,8 @@ export class PollSet {
   private n = 1;
   private wakeFd = -1;
   private readonly scratch = Buffer.alloc(8);
+  /** The fds' id in the park addon, which then makes the poll() (sys/park.ts says why); -1: koffi does. */
+  private readonly parkId = park ? park.watch(new Uint8Array(this.fds.buffer, this.fds.byteOffset, this.fds.length)) : -1;
 
   /** The socket to wait on. */
   setSocket(fd: number): void {
@@ -42,7 +45,8 @@ export class PollSet {
     const w = this.words;
     w[3] = 0;
     w[7] = 0;
-    if (libc.poll(this.fds, this.n, timeoutMs) <= 0) return 0;
+    const r = this.parkId >= 0 ? park!.wait(this.parkId, this.n, timeoutMs) : libc.poll(this.fds, this.n, timeoutMs);
+    if (r <= 0) return 0;
     if (this.n > 1 && w[7] !== 0) clearWakeFd(this.wakeFd, this.scratch);
     return w[3] !== 0 ? 1 : 0;
   }

@@ -49,6 +49,8 @@ for (const mode of ['native', 'generic'] as const) {
       assert.equal(typeof s.xdp_stats.rx_dropped, 'number');
       assert.equal(s.xdp_stats.rx_ring_full, 0);
       assert.equal(s.xdp_program.redirected, 4000);
+      // The datapath thread parked and woke through the park addon (sys/park.ts), not koffi.
+      assert.equal(s.datapath.wait, 'park addon');
       assert.equal(await waitNoXdp(sb), '', 'no XDP program left after SIGTERM');
     });
 
@@ -72,6 +74,20 @@ for (const mode of ['native', 'generic'] as const) {
       assert.equal(s.rx_bytes, 1000 * gen.frame_bytes);
       assert.equal(s.xdp_program.redirected, 1000);
       assert.equal(s.xdp_program.seen, s.xdp_program.redirected + s.xdp_program.passed);
+    });
+
+    if (mode === 'native') it('without the park addon (XSK_PARK_ADDON=0) receives the same through koffi, and says so', async () => {
+      const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', mode], sb.dut, { XSK_PARK_ADDON: '0' });
+      await xsk.up();
+      const r = await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', String(PORT), '--count', '500', '--size', '64']);
+      assert.equal(r.sent, 500);
+      await sleep(300);
+      xsk.signal('SIGTERM');
+      assert.equal(await xsk.exit(), 0, xsk.stderr);
+      const s = xsk.summary();
+      assert.equal(s.rx_packets, 500);
+      assert.equal(s.datapath.wait, 'koffi (XSK_PARK_ADDON=0)');
+      assert.match(xsk.stderr, /through koffi \(XSK_PARK_ADDON=0\)/);
     });
 
     it('leaves ping and UDP to other ports to the kernel while attached', async () => {

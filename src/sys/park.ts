@@ -1,0 +1,48 @@
+/**
+ * The park addon (native/park/park.cc): poll() and CLOCK_MONOTONIC as plain V8 callbacks, for
+ * the datapath thread's wait for frames and the clock it reads right after.
+ *
+ * Why not koffi, as every other system call here: a koffi call after a quiet spell is slow, as
+ * it walks a lot of cold memory, and the first frame of a burst waits for it. Measured on this
+ * VM (bench/wake.ts), from poll()'s return in the kernel to the first clock reading in JS after
+ * 100 ms asleep: koffi ~25-29 µs, this addon ~12, C ~8.
+ *
+ * Loaded once per thread. Without it (not built, another node ABI, or XSK_PARK_ADDON=0) the same
+ * calls go through koffi: `parkFallback` says why, and the runner logs it.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface ParkAddon {
+  /** Register a struct pollfd array (kept alive by the addon); its id for wait(). */
+  watch(pollfds: Uint8Array): number;
+  /** poll() on the first `nfds` entries of a registered array: poll()'s result (-1: error). */
+  wait(id: number, nfds: number, timeoutMs: number): number;
+  /** Register the array tick() writes into: [0] ms, [1] whole ns. */
+  clock(into: Float64Array): void;
+  /** CLOCK_MONOTONIC into the registered array. */
+  tick(): void;
+}
+
+function load(): ParkAddon {
+  if (process.env.XSK_PARK_ADDON === '0') throw new Error('XSK_PARK_ADDON=0');
+  // Next to this module in dist/, or dist/'s when run from src/ (tsx).
+  const candidates = ['../native/park.node', '../../dist/native/park.node'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  const file = candidates.find((f) => existsSync(f));
+  if (!file) throw new Error(`park addon not built (npm run build makes ${candidates[0]})`);
+  return createRequire(import.meta.url)(file) as ParkAddon;
+}
+
+let addon: ParkAddon | undefined;
+let reason: string | undefined;
+try {
+  addon = load();
+} catch (e) {
+  reason = (e as Error).message.split('\n')[0];
+}
+
+/** The addon, or undefined: then koffi makes these calls. */
+export const park: ParkAddon | undefined = addon;
+/** Why koffi waits and reads the clock instead of the addon; undefined when the addon does. */
+export const parkFallback: string | undefined = reason;
