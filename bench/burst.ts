@@ -27,6 +27,8 @@
  * Medians over the runs; prints a table per burst size and writes bench/results/burst.json.
  *   sudo node --import tsx bench/burst.ts [--runs 3] [--sizes 4000,20000,100000] [--idle 5]
  *        [--settle 500] [--busy-poll 200] [--sparse-rate 10] [--sparse-seconds 5] [--no-sparse]
+ *        [--trace]   (ftrace: how long the receiving thread took to run after each wake-up, and
+ *                     its longest preemption and by whom, in each run: bench/lib/off-cpu.ts)
  * Bounded: every process has a time limit (receivers --duration 60 and SIGKILL after 10 s of
  * SIGTERM, the generator --seconds 10); with the defaults the whole bench takes ~3-4 minutes.
  */
@@ -38,6 +40,7 @@ import { Sandbox } from '../src/sandbox/netns.js';
 import { XskProcess } from '../src/sandbox/xsk-process.js';
 import { generate } from './lib/measure.js';
 import { haveRef, RefProcess, XSK_REF } from './c/ref.js';
+import { mountTracefs, OffCpuTrace, type OffCpu } from './lib/off-cpu.js';
 
 const { values } = parseArgs({
   options: {
@@ -49,6 +52,8 @@ const { values } = parseArgs({
     'sparse-rate': { type: 'string', default: '10' },
     'sparse-seconds': { type: 'string', default: '5' },
     'no-sparse': { type: 'boolean', default: false },
+    /** Record, with ftrace, what kept the receiving thread off its CPU in each run (bench/lib/off-cpu.ts). */
+    trace: { type: 'boolean', default: false },
     /** Extra xsk flags, comma-separated (e.g. --xsk-args=--no-warm). */
     'xsk-args': { type: 'string', default: '' },
   },
@@ -113,6 +118,8 @@ interface Run {
   wait_ms: number;
   /** Page faults of the receiving thread over the same span (minor, major: a major one read a page back from disk). */
   faults: { minor: number; major: number };
+  /** With --trace: what kept the receiving thread off its CPU over the same span. */
+  off_cpu?: OffCpu;
   /**
    * xsk only: its warm start and its datapath loop's and heap's counters (parks, wakeups,
    * polite yields, re-warms, GCs), to tell a slow start's cause from the summary.
@@ -208,19 +215,22 @@ const faultsOf = (pid: number, tid = pid): [number, number] => {
 interface Span {
   waitNs: number;
   faults: [number, number];
+  offCpu?: OffCpu;
 }
 const NO_SPAN: Span = { waitNs: NaN, faults: [NaN, NaN] };
-/** Starts a span of the thread now; the function returned ends it. */
+/** Starts a span of the thread now (and its trace, with --trace); the function returned ends it. */
 function threadSpan(pid: number, tid: number): () => Span {
   const w0 = runDelayNs(pid, tid);
   const f0 = faultsOf(pid, tid);
+  const trace = values.trace ? OffCpuTrace.start(tid) : undefined;
   return () => {
+    const offCpu = trace?.stop();
     const f1 = faultsOf(pid, tid);
-    return { waitNs: runDelayNs(pid, tid) - w0, faults: [f1[0] - f0[0], f1[1] - f0[1]] };
+    return { waitNs: runDelayNs(pid, tid) - w0, faults: [f1[0] - f0[0], f1[1] - f0[1]], offCpu };
   };
 }
 
-function result(who: Who, sent: number, s: Record<string, any>, load: number, { waitNs, faults }: Span, genPps?: number): Run {
+function result(who: Who, sent: number, s: Record<string, any>, load: number, { waitNs, faults, offCpu }: Span, genPps?: number): Run {
   const l = s.latency?.rx_to_user;
   return {
     who,
@@ -235,6 +245,7 @@ function result(who: Who, sent: number, s: Record<string, any>, load: number, { 
     load1: load,
     wait_ms: Math.round(waitNs / 1e4) / 100,
     faults: { minor: faults[0], major: faults[1] },
+    ...(offCpu ? { off_cpu: offCpu } : {}),
     ...(who === 'xsk' ? { xsk: { warm: s.warm, loop: s.datapath?.loop, runtime: s.datapath?.runtime } } : {}),
   };
 }
@@ -309,10 +320,14 @@ const line = (key: string, r: Run) =>
     `${key.padEnd(18)} ${String(r.received).padStart(7)}/${r.sent} received, rx_ring_full ${r.rx_ring_full}, rx_dropped ${r.rx_dropped}` +
       (r.gen_pps ? `, gen ${(r.gen_pps / 1e6).toFixed(2)} Mpps` : '') +
       `, load ${r.load1}, waited ${r.wait_ms} ms for a CPU, faults ${r.faults.minor}/${r.faults.major}` +
-      (r.latency ? `, rx_to_user p50 ${r.latency.p50_us} µs p99 ${r.latency.p99_us} µs max ${r.latency.max_us} µs${r.latency.first_us !== undefined ? ` first ${r.latency.first_us} µs` : ''}` : ', no latency'),
+      (r.latency ? `, rx_to_user p50 ${r.latency.p50_us} µs p99 ${r.latency.p99_us} µs max ${r.latency.max_us} µs${r.latency.first_us !== undefined ? ` first ${r.latency.first_us} µs` : ''}` : ', no latency') +
+      (r.off_cpu
+        ? `; off CPU: ${r.off_cpu.sleeps} sleeps, longest wake-up ${r.off_cpu.max_wake_us} µs, ${r.off_cpu.preemptions} preemptions, longest ${r.off_cpu.max_preempt_us} µs${r.off_cpu.preempted_by ? ` (${r.off_cpu.preempted_by})` : ''}`
+        : ''),
   );
 
 const started = Date.now();
+const unmount = values.trace ? mountTracefs() : () => {};
 const sb = new Sandbox({ name: 'xsk-burst' });
 try {
   // As bench/run.ts: the generator's XDP_TX into veth needs NAPI on dut0 (both receivers attach
@@ -338,6 +353,7 @@ try {
   }
 } finally {
   sb.destroy();
+  unmount();
 }
 
 const bursts = sizes.map((size) => {

@@ -28,11 +28,20 @@
  * Touched at start, the 32 MB cost is there from the first second, not added under load (a
  * test's RSS bound once saw it arrive). The datapath threads get a small fixed young generation
  * of their own (run/pool.ts: they allocate next to nothing per packet).
+ *
+ * --no-memory-reducer: V8's memory reducer starts a compacting mark-compact ("Mark-Compact
+ * (reduce)" in --trace-gc) on an isolate that has gone quiet, to give memory back. The datapath
+ * threads are quiet by design (they allocate next to nothing), so each got two of them ~8-12 s
+ * after it started and again after any quiet spell that followed some allocation: 1.7-3.7 ms
+ * each, on the datapath thread itself, with frames arriving meanwhile waiting them out (a sparse
+ * run's p99 of 1.05 ms in bench/burst.ts; a burst meeting one would fill the RX ring). The flag
+ * is process-wide: the main thread no longer hands memory back when it goes idle either; its
+ * ordinary collections (allocation limits) are unchanged.
  */
 import v8 from 'node:v8';
 import { relaunchWithNodeFlags } from '../sys/relaunch.js';
 
-export const HEAP_FLAGS = ['--heap-growing-percent=300', '--min-semi-space-size=16'];
+export const HEAP_FLAGS = ['--heap-growing-percent=300', '--min-semi-space-size=16', '--no-memory-reducer'];
 
 const refused = relaunchWithNodeFlags(HEAP_FLAGS);
 if (refused) process.stderr.write(`xsk: running without ${HEAP_FLAGS.join(' ')} (${refused}): expect back-to-back major GCs under load\n`);

@@ -9,8 +9,8 @@
  * (node refuses V8's heap-growing flags there). A CLI users run as `node dist/xsk.js` would
  * otherwise depend on everyone typing them. See cli/heap.ts for what xsk asks for and why.
  *
- * A flag the user gave on node's command line already (by name, any value) is theirs and is not
- * added; once every flag is there nothing happens, so the new image does not loop. If execve
+ * A flag the user gave on node's command line already (by name, any value, either polarity) is
+ * theirs and is not added; once every flag is there nothing happens, so the new image does not loop. If execve
  * fails the process goes on as it is, and the caller is told why.
  */
 import koffi from 'koffi';
@@ -24,9 +24,12 @@ const execve = libc.func('int execve(const char *path, const char **argv, const 
 const fcntl = libc.func('int fcntl(int fd, int cmd, ...)') as (fd: number, cmd: number, ...rest: unknown[]) => number;
 const F_SETFD = 2;
 
-/** The flags in `want` (`--name=value`) that node was not started with, by name. */
+/**
+ * The flags in `want` (`--name=value`, `--name`, `--no-name`) that node was not started with, by
+ * name: `--memory-reducer` given is the user's choice about `--no-memory-reducer`.
+ */
 export function missingNodeFlags(want: string[], execArgv: string[] = process.execArgv): string[] {
-  const name = (f: string) => f.split('=')[0].replace(/_/g, '-');
+  const name = (f: string) => f.split('=')[0].replace(/_/g, '-').replace(/^--no-/, '--');
   const have = new Set(execArgv.map(name));
   return want.filter((f) => !have.has(name(f)));
 }

@@ -50,6 +50,7 @@ describe('relaunch with node flags', () => {
   it('names the flags node was not started with, by name', () => {
     assert.deepEqual(missingNodeFlags(['--a-b=1', '--c=2'], ['--a_b=5']), ['--c=2']);
     assert.deepEqual(missingNodeFlags(['--a=1'], ['--a=1', '--x']), []);
+    assert.deepEqual(missingNodeFlags(['--no-y', '--no-z'], ['--y']), ['--no-z'], 'either polarity is the same flag');
   });
 
   it('starts again in place with the heap flags: same pid, args, env and stdio', () => {
@@ -65,9 +66,11 @@ describe('relaunch with node flags', () => {
   });
 
   it("keeps the user's own value and does not start again", () => {
-    const { before, out } = runScript(['--heap-growing-percent=50', '--min-semi-space-size=2']);
+    // --memory-reducer: the user's answer to --no-memory-reducer (the same flag, turned on).
+    const { before, out } = runScript(['--heap-growing-percent=50', '--min-semi-space-size=2', '--memory-reducer']);
     assert.equal(before.length, 1);
     assert.ok(out.execArgv.includes('--heap-growing-percent=50'));
+    assert.ok(out.execArgv.includes('--memory-reducer'));
     assert.equal(out.newSpace, 2 * 2 * 1024 * 1024);
     assert.ok(!out.execArgv.some((a: string) => HEAP_FLAGS.includes(a)));
   });
