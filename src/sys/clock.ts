@@ -11,7 +11,7 @@
  * thread asleep in that wait for 4-18 ms at a time while its RX ring overflowed: 100,000-300,000
  * frames lost per scavenge.
  *
- * So: clock_gettime into preallocated memory (one native call, ~100 ns here, and no
+ * So: clock_gettime into preallocated memory (one native call, ~50-100 ns here, and no
  * V8 allocation: 0 scavenges over 6 M reads, where performance.now() gave 156), and the result
  * left in a Float64Array for the caller to read: a function returning the double would box it
  * again wherever it is not inlined. Usage:
