@@ -76,33 +76,31 @@ for (const mode of ['native', 'generic'] as const) {
       assert.equal(s.xdp_program.seen, s.xdp_program.redirected + s.xdp_program.passed);
     });
 
-    if (mode === 'native') it('without the park addon (XSK_PARK_ADDON=0) receives the same through koffi, and says so', async () => {
-      const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', mode], sb.dut, { XSK_PARK_ADDON: '0' });
+    /** xsk on PORT (with `env`), `send` (udp-send's arguments after the address) from gen; its summary and stderr. */
+    async function receiveSome(count: number, send: string[], env: Record<string, string> = {}) {
+      const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', mode], sb.dut, env);
       await xsk.up();
-      const r = await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', String(PORT), '--count', '500', '--size', '64']);
-      assert.equal(r.sent, 500);
+      const r = await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', String(PORT), '--count', String(count), '--size', '64', ...send]);
+      assert.equal(r.sent, count);
       await sleep(300);
       xsk.signal('SIGTERM');
       assert.equal(await xsk.exit(), 0, xsk.stderr);
       const s = xsk.summary();
-      assert.equal(s.rx_packets, 500);
+      assert.equal(s.rx_packets, count);
+      return { s, stderr: xsk.stderr };
+    }
+
+    if (mode === 'native') it('without the park addon (XSK_PARK_ADDON=0) receives the same through koffi, and says so', async () => {
+      const { s, stderr } = await receiveSome(500, [], { XSK_PARK_ADDON: '0' });
       assert.equal(s.datapath.wait, 'koffi (XSK_PARK_ADDON=0)');
-      assert.match(xsk.stderr, /through koffi \(XSK_PARK_ADDON=0\)/);
+      assert.match(stderr, /through koffi \(XSK_PARK_ADDON=0\)/);
     });
 
     // V8's memory reducer collected the quiet datapath isolate twice ~8-12 s after start, 1.7-3.7
     // ms each on the datapath thread (cli/heap.ts: --no-memory-reducer). Sparse traffic, as a
     // quiet feed has, for 14 s: the datapath thread runs no collection at all.
     if (mode === 'native') it('runs no GC on the datapath thread over 14 s of sparse traffic', async () => {
-      const xsk = new XskProcess(sb, ['--iface', sb.dutIf, '--port', String(PORT), '--mode', mode]);
-      await xsk.up();
-      const r = await runTool(sb, sb.gen, 'udp-send', ['--to', sb.dutAddr, '--port', String(PORT), '--count', '140', '--size', '64', '--burst', '1', '--gap-ms', '100', '--seconds', '30']);
-      assert.equal(r.sent, 140);
-      await sleep(300);
-      xsk.signal('SIGTERM');
-      assert.equal(await xsk.exit(), 0, xsk.stderr);
-      const s = xsk.summary();
-      assert.equal(s.rx_packets, 140);
+      const { s } = await receiveSome(140, ['--burst', '1', '--gap-ms', '100', '--seconds', '30']);
       const rt = s.datapath.runtime;
       assert.equal(rt.gc_major, 0, JSON.stringify(rt));
       assert.equal(rt.gc_minor, 0, JSON.stringify(rt));
