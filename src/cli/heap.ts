@@ -34,7 +34,8 @@
  * threads are quiet by design (they allocate next to nothing), so each got two of them ~8-12 s
  * after it started and again after any quiet spell that followed some allocation: 1.7-3.7 ms
  * each, on the datapath thread itself, with frames arriving meanwhile waiting them out (a sparse
- * run's p99 of 1.05 ms in bench/burst.ts; a burst meeting one would fill the RX ring). The flag
+ * run's p99 of 1.05 ms in bench/burst.ts; 3.7 ms of a 0.7 Mpps burst is ~2,600 frames, more than
+ * the default 2,048-entry RX ring holds). The flag
  * is process-wide: the main thread no longer hands memory back when it goes idle either; its
  * ordinary collections (allocation limits) are unchanged.
  */

@@ -6,7 +6,7 @@
  * it walks a lot of cold memory, and the first frame of a burst waits for it. Traced on this VM
  * with ftrace, from poll()'s return in the kernel (sys_exit) to the first clock reading in JS
  * after 100 ms asleep: koffi 25-29 µs, this addon 11-12, an N-API addon 17, C 8.
- * bench/wake-cost.ts measures it side by side (a whole wake-up, over C's).
+ * bench/wake-cost.ts measures it side by side, from the same sys_exit.
  * Hot, either costs a fraction of a µs (the addon's clock read ~45 ns, koffi's 70-95).
  *
  * Loaded once per thread. Without it (not built, another node ABI, or XSK_PARK_ADDON=0) the same
