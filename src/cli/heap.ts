@@ -30,14 +30,13 @@
  * of their own (run/pool.ts: they allocate next to nothing per packet).
  *
  * --no-memory-reducer: V8's memory reducer starts a compacting mark-compact ("Mark-Compact
- * (reduce)" in --trace-gc) on an isolate that has gone quiet, to give memory back. The datapath
- * threads are quiet by design (they allocate next to nothing), so each got two of them ~8-12 s
- * after it started and again after any quiet spell that followed some allocation: 1.7-3.7 ms
- * each, on the datapath thread itself, with frames arriving meanwhile waiting them out (a sparse
- * run's p99 of 1.05 ms in bench/burst.ts; 3.7 ms of a 0.7 Mpps burst is ~2,600 frames, more than
- * the default 2,048-entry RX ring holds). The flag
- * is process-wide: the main thread no longer hands memory back when it goes idle either; its
- * ordinary collections (allocation limits) are unchanged.
+ * (reduce)" in --trace-gc) on an isolate that has gone quiet, to give memory back. A datapath
+ * thread is quiet by design (it allocates next to nothing), and each got two of them ~8-12 s
+ * after it started: 1.7-3.7 ms each, on the datapath thread itself, while frames that arrived
+ * waited (a sparse run's p99 of 1.05 ms in bench/burst.ts; 3.7 ms of a 0.7 Mpps burst is ~2,600
+ * frames, more than the default 2,048-entry RX ring holds). The flag is process-wide: the main
+ * thread no longer hands memory back when it goes idle either; its ordinary collections
+ * (allocation limits) are unchanged.
  */
 import v8 from 'node:v8';
 import { relaunchWithNodeFlags } from '../sys/relaunch.js';
