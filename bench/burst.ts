@@ -40,7 +40,8 @@ import { Sandbox } from '../src/sandbox/netns.js';
 import { XskProcess } from '../src/sandbox/xsk-process.js';
 import { generate } from './lib/measure.js';
 import { haveRef, RefProcess, XSK_REF } from './c/ref.js';
-import { mountTracefs, OffCpuTrace, type OffCpu } from './lib/off-cpu.js';
+import { OffCpuTrace, type OffCpu } from './lib/off-cpu.js';
+import { mountTracefs } from './lib/tracefs.js';
 
 const { values } = parseArgs({
   options: {

@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { mountTracefs } from './lib/off-cpu.js';
+import { mountTracefs, TRACEFS as T, traceWrite as w } from './lib/tracefs.js';
 
 const { values } = parseArgs({
   options: { rounds: { type: 'string', default: '3' }, wakes: { type: 'string', default: '40' }, gap: { type: 'string', default: '100' } },
@@ -49,8 +49,6 @@ const READERS: Record<Who, { cmd: string[]; env?: Record<string, string> }> = {
   addon: { cmd: [process.execPath, '--import', 'tsx', NODE_READER] },
   koffi: { cmd: [process.execPath, '--import', 'tsx', NODE_READER], env: { XSK_PARK_ADDON: '0' } },
 };
-const T = '/sys/kernel/tracing';
-const w = (f: string, v: string) => writeFileSync(`${T}/${f}`, v);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const POLL = 7; // __NR_poll on x86-64
 

@@ -9,23 +9,20 @@
  *   sudo node --import tsx bench/wake-trace.ts [--xsk dist/xsk.js,/path/to/other/xsk.js] [--count 30] [--rate 10]
  */
 import { parseArgs } from 'node:util';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from '../src/sandbox/netns.js';
+import { mountTracefs, TRACEFS as T, traceWrite as w } from './lib/tracefs.js';
 import { XSK_JS } from '../src/sandbox/xsk-process.js';
 
 const { values } = parseArgs({ options: { xsk: { type: 'string', default: XSK_JS }, count: { type: 'string', default: '30' }, rate: { type: 'string', default: '10' } } });
-const T = '/sys/kernel/tracing';
 const MOLD_SEND = fileURLToPath(new URL('../build/bench/mold_send', import.meta.url));
 const count = Number(values.count);
 const rate = Number(values.rate);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const w = (f: string, v: string) => writeFileSync(`${T}/${f}`, v);
 
 // tracefs is not always mounted: mount it for the run, and take it away again after.
-const mounted = !existsSync(`${T}/trace`);
-if (mounted) execFileSync('mount', ['-t', 'tracefs', 'nodev', T]);
+const unmount = mountTracefs();
 const sb = new Sandbox({ name: 'xsk-wake' });
 try {
   for (const xsk of values.xsk!.split(',')) {
@@ -76,5 +73,5 @@ try {
 } finally {
   w('tracing_on', '0');
   sb.destroy();
-  if (mounted) execFileSync('umount', [T]);
+  unmount();
 }

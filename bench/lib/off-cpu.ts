@@ -7,13 +7,10 @@
  *
  *   const t = OffCpuTrace.start(tid); ...traffic...; const s = t.stop();
  *
- * One trace at a time (it owns the trace buffer); tracefs must be mounted (mountTracefs()).
+ * One trace at a time (it owns the trace buffer); tracefs must be mounted (tracefs.ts's mountTracefs()).
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-
-const T = '/sys/kernel/tracing';
-const w = (f: string, v: string) => writeFileSync(`${T}/${f}`, v);
+import { readFileSync } from 'node:fs';
+import { TRACEFS as T, traceWrite as w } from './tracefs.js';
 
 export interface OffCpu {
   /** Times the thread went to sleep (blocked: parked, or waiting on anything else). */
@@ -24,13 +21,6 @@ export interface OffCpu {
   preemptions: number;
   max_preempt_us: number;
   preempted_by: string;
-}
-
-/** Mount tracefs if it is not; returns a function that undoes what it did. */
-export function mountTracefs(): () => void {
-  if (existsSync(`${T}/trace`)) return () => {};
-  execFileSync('mount', ['-t', 'tracefs', 'nodev', T]);
-  return () => execFileSync('umount', [T]);
 }
 
 export class OffCpuTrace {

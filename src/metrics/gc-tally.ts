@@ -18,10 +18,8 @@
  * Without the addon (not built, another node ABI) the tally falls back to the observer and
  * says why in `fallback`.
  */
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { loadNativeAddon } from '../sys/native-addon.js';
 
 /** prom-client's and node's names for the kinds (perf_hooks.constants.NODE_PERFORMANCE_GC_*). */
 export type GcKind = 'minor' | 'major' | 'incremental' | 'weakcb';
@@ -45,13 +43,8 @@ export interface Addon {
   attach(slots: Float64Array): void;
 }
 
-/** The built addon: next to this module in dist/, or dist/'s when run from src/ (tsx). */
-function loadAddon(): Addon {
-  const candidates = ['../native/gc-watch.node', '../../dist/native/gc-watch.node'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
-  const file = candidates.find((f) => existsSync(f));
-  if (!file) throw new Error(`gc-watch addon not built (npm run build makes ${candidates[0]})`);
-  return createRequire(import.meta.url)(file) as Addon;
-}
+/** The built addon (native/gc-watch). */
+const loadAddon = (): Addon => loadNativeAddon<Addon>('gc-watch');
 
 export class GcTally {
   /** Why the tally counts through a PerformanceObserver instead of the addon; undefined: it does not. */

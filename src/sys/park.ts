@@ -12,9 +12,7 @@
  * Loaded once per thread. Without it (not built, another node ABI, or XSK_PARK_ADDON=0) the same
  * calls go through koffi: `parkFallback` says why, and the runner logs it.
  */
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { loadNativeAddon } from './native-addon.js';
 
 export interface ParkAddon {
   /** Register a struct pollfd array (kept alive by the addon); its id for wait(). */
@@ -29,11 +27,7 @@ export interface ParkAddon {
 
 function load(): ParkAddon {
   if (process.env.XSK_PARK_ADDON === '0') throw new Error('XSK_PARK_ADDON=0');
-  // Next to this module in dist/, or dist/'s when run from src/ (tsx).
-  const candidates = ['../native/park.node', '../../dist/native/park.node'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
-  const file = candidates.find((f) => existsSync(f));
-  if (!file) throw new Error(`park addon not built (npm run build makes ${candidates[0]})`);
-  return createRequire(import.meta.url)(file) as ParkAddon;
+  return loadNativeAddon<ParkAddon>('park');
 }
 
 let addon: ParkAddon | undefined;

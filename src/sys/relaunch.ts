@@ -10,8 +10,8 @@
  * otherwise depend on everyone typing them. See cli/heap.ts for what xsk asks for and why.
  *
  * A flag the user gave on node's command line already (by name, any value, either polarity) is
- * theirs and is not added; once every flag is there nothing happens, so the new image does not loop. If execve
- * fails the process goes on as it is, and the caller is told why.
+ * theirs and is not added; once every flag is there nothing happens, so the new image does not
+ * loop. If execve fails the process goes on as it is, and the caller is told why.
  */
 import koffi from 'koffi';
 import { libc } from './libc.js';
